@@ -1,0 +1,167 @@
+/* mctl: look at and steer the cluster: nodes, status, leave, keygen. */
+#include <config.h>
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mctl nodes [--json]   every node this node knows: address, state, load\n"
+		   "       mctl status [--json]  this node's daemon\n"
+		   "       mctl leave            take this node out of the cluster and stop its migrd\n"
+		   "       mctl keygen FILE      write a new cluster key (mode 0600)\n"
+		   "       mctl --help\n"
+		   "MIGR_SOCKET selects the daemon (default " MIGR_DEFAULT_SOCKET ").\n");
+}
+
+static int cmd_nodes(int json)
+{
+	struct migr_client *c = cli_connect();
+	struct migr_node *nodes;
+	size_t n;
+	int r = migr_nodes(c, &nodes, &n);
+	if (r < 0)
+		cli_fail(c, "nodes", r);
+	if (json) {
+		printf("[");
+		for (size_t i = 0; i < n; i++) {
+			const struct migr_node *nd = &nodes[i];
+			printf("%s\n  {\"name\": ", i ? "," : "");
+			json_str(stdout, nd->name);
+			printf(", \"addr\": ");
+			json_str(stdout, nd->addr);
+			printf(", \"port\": %u, \"state\": \"%s\", \"load\": %.3f, \"cpus\": %.3f, "
+			       "\"mem_free_kb\": %" PRIu64 ", \"jobs\": %u, \"incarnation\": %" PRIu64
+			       ", \"age_ms\": %u, \"self\": %s}",
+			       nd->port, migr_node_state_name(nd->state), nd->load, nd->cpus,
+			       nd->mem_free_kb, nd->jobs, nd->incarnation, nd->age_ms,
+			       nd->self ? "true" : "false");
+		}
+		printf("%s]\n", n ? "\n" : "");
+	} else {
+		printf("%-16s %-16s %-8s %6s %6s %12s %5s %8s\n", "NAME", "ADDR", "STATE", "LOAD",
+		       "CPUS", "MEM_FREE_KB", "JOBS", "AGE");
+		for (size_t i = 0; i < n; i++) {
+			const struct migr_node *nd = &nodes[i];
+			char name[MIGR_NAME_MAX + 3];
+			snprintf(name, sizeof(name), "%s%s", nd->name, nd->self ? "*" : "");
+			printf("%-16s %-16s %-8s %6.2f %6.2f %12" PRIu64 " %5u %7.1fs\n", name,
+			       nd->addr, migr_node_state_name(nd->state), nd->load, nd->cpus,
+			       nd->mem_free_kb, nd->jobs, nd->age_ms / 1000.0);
+		}
+	}
+	free(nodes);
+	migr_close(c);
+	return 0;
+}
+
+static int cmd_status(int json)
+{
+	struct migr_client *c = cli_connect();
+	struct migr_status s;
+	int r = migr_status(c, &s);
+	if (r < 0)
+		cli_fail(c, "status", r);
+	if (json) {
+		printf("{\"node\": ");
+		json_str(stdout, s.name);
+		printf(", \"addr\": ");
+		json_str(stdout, s.addr);
+		printf(", \"port\": %u, \"pid\": %u, \"incarnation\": %" PRIu64
+		       ", \"uptime_ms\": %" PRIu64 ", \"nodes_alive\": %u, \"nodes_total\": %u, "
+		       "\"peers_connected\": %u, \"load\": %.3f, \"cpus\": %.3f, \"mem_free_kb\": %" PRIu64
+		       ", \"cpu_ns\": %" PRIu64 ", \"rss_kb\": %" PRIu64 "}\n",
+		       s.port, s.pid, s.incarnation, s.uptime_ms, s.nodes_alive, s.nodes_total,
+		       s.peers_connected, s.load, s.cpus, s.mem_free_kb, s.cpu_ns, s.rss_kb);
+	} else {
+		printf("node         %s (%s port %u)\n", s.name, s.addr, s.port);
+		printf("migrd        pid %u, incarnation %" PRIu64 ", up %.1f s\n", s.pid,
+		       s.incarnation, s.uptime_ms / 1000.0);
+		printf("cluster      %u of %u nodes alive, %u peer connections\n", s.nodes_alive,
+		       s.nodes_total, s.peers_connected);
+		printf("load         %.2f per CPU, %.2f CPUs, %" PRIu64 " kB free\n", s.load,
+		       s.cpus, s.mem_free_kb);
+		printf("daemon usage %.3f s CPU, %" PRIu64 " kB resident\n", s.cpu_ns / 1e9,
+		       s.rss_kb);
+	}
+	migr_close(c);
+	return 0;
+}
+
+static int cmd_leave(void)
+{
+	struct migr_client *c = cli_connect();
+	int r = migr_leave(c);
+	if (r < 0)
+		cli_fail(c, "leave", r);
+	migr_close(c);
+	return 0;
+}
+
+static int cmd_keygen(const char *path)
+{
+	int r = migr_key_generate(path);
+	if (r < 0)
+		fatalx("keygen: %s: %s", path, migr_strerror(r));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int json = 0, c;
+
+	log_init("mctl", 0, 0);
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		usage(stderr);
+		return 2;
+	}
+	if (optind >= argc) {
+		log_warnx("missing command");
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind++];
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'j') {
+			json = 1;
+			continue;
+		}
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		usage(stderr);
+		return 2;
+	}
+	int nargs = argc - optind;
+	if (!strcmp(cmd, "nodes") && nargs == 0)
+		return cmd_nodes(json);
+	if (!strcmp(cmd, "status") && nargs == 0)
+		return cmd_status(json);
+	if (!strcmp(cmd, "leave") && nargs == 0 && !json)
+		return cmd_leave();
+	if (!strcmp(cmd, "keygen") && nargs == 1 && !json)
+		return cmd_keygen(argv[optind]);
+	if (strcmp(cmd, "nodes") && strcmp(cmd, "status") && strcmp(cmd, "leave") &&
+	    strcmp(cmd, "keygen"))
+		log_warnx("%s: unknown command", cmd);
+	else
+		log_warnx("%s: wrong arguments", cmd);
+	usage(stderr);
+	return 2;
+}

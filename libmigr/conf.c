@@ -1,0 +1,254 @@
+/* conf.c: migrd.conf parsing. One `keyword value...` per line; `#` starts a comment.
+ * Every error names the file, the line and what is wrong with it. */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define LINE_MAX_LEN 1024
+#define WORDS_MAX 8
+
+struct parse {
+	const char *path;
+	unsigned line;
+	char *err;
+	size_t errlen;
+};
+
+static int bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct parse *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->line)
+		snprintf(p->err, p->errlen, "%s:%u: %s", p->path, p->line, msg);
+	else
+		snprintf(p->err, p->errlen, "%s: %s", p->path, msg);
+	return -1;
+}
+
+static void defaults(struct migr_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	char host[256] = "";
+	if (gethostname(host, sizeof(host) - 1) == 0) {
+		host[strcspn(host, ".")] = '\0';
+		if (migr_name_valid(host))
+			snprintf(c->node, sizeof(c->node), "%s", host);
+	}
+	c->listen.port = MIGR_DEFAULT_PORT;
+	snprintf(c->key_file, sizeof(c->key_file), "/etc/migr/cluster.key");
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/migr");
+	snprintf(c->socket, sizeof(c->socket), "%s", MIGR_DEFAULT_SOCKET);
+	snprintf(c->criu, sizeof(c->criu), "%s", MIGR_CRIU_PATH);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	c->cpus = n > 0 ? (double)n : 1.0;
+	c->gossip_period_ms = 1000;
+	c->gossip_fanout = 2;
+	c->gossip_window = 8;
+	c->suspect_timeout_ms = 5000;
+	c->dead_timeout_ms = 10000;
+}
+
+static int parse_uint(struct parse *p, const char *what, const char *s, unsigned long min,
+		      unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || *s == '-' || v < min || v > max)
+		return bad(p, "%s: '%s' is not a number in %lu..%lu", what, s, min, max);
+	*out = v;
+	return 0;
+}
+
+static int parse_endpoint(struct parse *p, const char *what, char **w, int nw,
+			  struct migr_endpoint *ep)
+{
+	unsigned char tmp[16];
+	if (nw < 2 || nw > 3)
+		return bad(p, "%s: want an address and an optional port", what);
+	if (strlen(w[1]) > MIGR_ADDR_MAX || (inet_pton(AF_INET, w[1], tmp) != 1 &&
+					     inet_pton(AF_INET6, w[1], tmp) != 1))
+		return bad(p, "%s: '%s' is not a numeric IPv4 or IPv6 address", what, w[1]);
+	snprintf(ep->addr, sizeof(ep->addr), "%s", w[1]);
+	ep->port = MIGR_DEFAULT_PORT;
+	if (nw == 3) {
+		unsigned long port;
+		if (parse_uint(p, "port", w[2], 1, 65535, &port) < 0)
+			return -1;
+		ep->port = (uint16_t)port;
+	}
+	return 0;
+}
+
+static int parse_path(struct parse *p, const char *what, char **w, int nw, char *out,
+		      size_t outlen, int absolute)
+{
+	if (nw != 2)
+		return bad(p, "%s: want one path", what);
+	if (absolute && w[1][0] != '/')
+		return bad(p, "%s: '%s' is not an absolute path", what, w[1]);
+	if (strlen(w[1]) >= outlen)
+		return bad(p, "%s: path too long", what);
+	snprintf(out, outlen, "%s", w[1]);
+	return 0;
+}
+
+static int parse_ms(struct parse *p, const char *what, char **w, int nw, unsigned *out)
+{
+	unsigned long v;
+	if (nw != 2)
+		return bad(p, "%s: want milliseconds", what);
+	if (parse_uint(p, what, w[1], 10, 3600000, &v) < 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
+{
+	const char *k = w[0];
+	unsigned long v;
+
+	if (!strcmp(k, "node")) {
+		if (nw != 2 || !migr_name_valid(w[1]))
+			return bad(p, "node: want one name of 1..%d letters, digits, '.', '_', '-'",
+				   MIGR_NAME_MAX);
+		snprintf(c->node, sizeof(c->node), "%s", w[1]);
+	} else if (!strcmp(k, "listen")) {
+		return parse_endpoint(p, k, w, nw, &c->listen);
+	} else if (!strcmp(k, "peer")) {
+		if (c->npeers == CONFIG_PEERS_MAX)
+			return bad(p, "peer: more than %d peers", CONFIG_PEERS_MAX);
+		return parse_endpoint(p, k, w, nw, &c->peers[c->npeers++]);
+	} else if (!strcmp(k, "key")) {
+		return parse_path(p, k, w, nw, c->key_file, sizeof(c->key_file), 1);
+	} else if (!strcmp(k, "state-dir")) {
+		return parse_path(p, k, w, nw, c->state_dir, sizeof(c->state_dir), 1);
+	} else if (!strcmp(k, "socket")) {
+		/* sun_path is 108 bytes */
+		if (nw == 2 && strlen(w[1]) >= 108)
+			return bad(p, "socket: path longer than 107 bytes");
+		return parse_path(p, k, w, nw, c->socket, sizeof(c->socket), 1);
+	} else if (!strcmp(k, "criu")) {
+		return parse_path(p, k, w, nw, c->criu, sizeof(c->criu), 1);
+	} else if (!strcmp(k, "cgroup")) {
+		if (nw == 2 && (strstr(w[1], "..") || w[1][0] == '/'))
+			return bad(p, "cgroup: '%s' must be relative, without '..'", w[1]);
+		return parse_path(p, k, w, nw, c->cgroup, sizeof(c->cgroup), 0);
+	} else if (!strcmp(k, "cpus")) {
+		char *end;
+		double d = nw == 2 ? strtod(w[1], &end) : 0;
+		if (nw != 2 || *end || d < 0.01 || d > 4096)
+			return bad(p, "cpus: want a number of CPUs in 0.01..4096");
+		c->cpus = d;
+	} else if (!strcmp(k, "gossip-period")) {
+		return parse_ms(p, k, w, nw, &c->gossip_period_ms);
+	} else if (!strcmp(k, "suspect-timeout")) {
+		return parse_ms(p, k, w, nw, &c->suspect_timeout_ms);
+	} else if (!strcmp(k, "dead-timeout")) {
+		return parse_ms(p, k, w, nw, &c->dead_timeout_ms);
+	} else if (!strcmp(k, "gossip-fanout")) {
+		if (nw != 2 || parse_uint(p, k, w[1], 1, 16, &v) < 0)
+			return nw != 2 ? bad(p, "%s: want a number", k) : -1;
+		c->gossip_fanout = (unsigned)v;
+	} else if (!strcmp(k, "gossip-window")) {
+		if (nw != 2 || parse_uint(p, k, w[1], 0, GOSSIP_WINDOW_MAX, &v) < 0)
+			return nw != 2 ? bad(p, "%s: want a number", k) : -1;
+		c->gossip_window = (unsigned)v;
+	} else {
+		return bad(p, "unknown keyword '%s'", k);
+	}
+	return 0;
+}
+
+static int check(struct parse *p, struct migr_config *c)
+{
+	p->line = 0;
+	if (!c->node[0])
+		return bad(p, "missing 'node' (and the host name is not a valid node name)");
+	if (!c->listen.addr[0])
+		return bad(p, "missing 'listen ADDRESS [PORT]'");
+	if (c->suspect_timeout_ms <= c->gossip_period_ms)
+		return bad(p, "suspect-timeout (%u ms) must be longer than gossip-period (%u ms)",
+			   c->suspect_timeout_ms, c->gossip_period_ms);
+	if (c->dead_timeout_ms <= c->suspect_timeout_ms)
+		return bad(p, "dead-timeout (%u ms) must be longer than suspect-timeout (%u ms)",
+			   c->dead_timeout_ms, c->suspect_timeout_ms);
+	return 0;
+}
+
+int migr_config_load(const char *path, struct migr_config *c, char *err, size_t errlen)
+{
+	struct parse p = { .path = path, .line = 0, .err = err, .errlen = errlen };
+	char buf[LINE_MAX_LEN + 2];
+
+	defaults(c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return bad(&p, "%s", strerror(errno));
+	int r = 0;
+	while (r == 0 && fgets(buf, sizeof(buf), f)) {
+		p.line++;
+		size_t len = strlen(buf);
+		if (len > LINE_MAX_LEN || (len && buf[len - 1] != '\n' && !feof(f))) {
+			r = bad(&p, "line longer than %d bytes", LINE_MAX_LEN);
+			break;
+		}
+		if (memchr(buf, '\0', len) != NULL && strlen(buf) != len) {
+			r = bad(&p, "NUL byte in line");
+			break;
+		}
+		buf[strcspn(buf, "#")] = '\0';
+		char *w[WORDS_MAX + 1], *save = NULL;
+		int nw = 0;
+		for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+			if (nw == WORDS_MAX) {
+				nw++;
+				break;
+			}
+			w[nw++] = t;
+		}
+		if (nw == 0)
+			continue;
+		if (nw > WORDS_MAX)
+			r = bad(&p, "%s: too many words", w[0]);
+		else
+			r = parse_line(&p, c, w, nw);
+	}
+	if (r == 0 && ferror(f))
+		r = bad(&p, "read error");
+	fclose(f);
+	return r == 0 ? check(&p, c) : -1;
+}
+
+void migr_config_print(const struct migr_config *c, FILE *f)
+{
+	fprintf(f, "node %s\n", c->node);
+	fprintf(f, "listen %s %u\n", c->listen.addr, c->listen.port);
+	for (unsigned i = 0; i < c->npeers; i++)
+		fprintf(f, "peer %s %u\n", c->peers[i].addr, c->peers[i].port);
+	fprintf(f, "key %s\n", c->key_file);
+	fprintf(f, "state-dir %s\n", c->state_dir);
+	fprintf(f, "socket %s\n", c->socket);
+	fprintf(f, "criu %s\n", c->criu);
+	if (c->cgroup[0])
+		fprintf(f, "cgroup %s\n", c->cgroup);
+	fprintf(f, "cpus %g\n", c->cpus);
+	fprintf(f, "gossip-period %u\n", c->gossip_period_ms);
+	fprintf(f, "gossip-fanout %u\n", c->gossip_fanout);
+	fprintf(f, "gossip-window %u\n", c->gossip_window);
+	fprintf(f, "suspect-timeout %u\n", c->suspect_timeout_ms);
+	fprintf(f, "dead-timeout %u\n", c->dead_timeout_ms);
+}

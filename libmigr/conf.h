@@ -1,0 +1,40 @@
+/* conf.h: migrd.conf, parsed and checked (see man/migrd.conf.5). */
+#ifndef MIGR_CONFIG_H
+#define MIGR_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "migr.h"
+#include "proto.h"
+
+#define MIGR_DEFAULT_CONFIG "/etc/migr/migrd.conf"
+#define MIGR_DEFAULT_PORT 7470
+#define CONFIG_PEERS_MAX 256
+
+struct migr_config {
+	char path[PATH_MAX];
+	char node[MIGR_NAME_MAX + 1];
+	struct migr_endpoint listen;
+	struct migr_endpoint peers[CONFIG_PEERS_MAX];	/* seeds */
+	unsigned npeers;
+	char key_file[PATH_MAX];
+	char state_dir[PATH_MAX];
+	char socket[PATH_MAX];
+	char criu[PATH_MAX];
+	char cgroup[PATH_MAX];		/* under each cgroup v1 controller; "" for none */
+	double cpus;
+	unsigned gossip_period_ms;
+	unsigned gossip_fanout;
+	unsigned gossip_window;
+	unsigned suspect_timeout_ms;
+	unsigned dead_timeout_ms;
+};
+
+/* Fills defaults, then reads path. On error returns -1 with err naming file, line, problem. */
+int migr_config_load(const char *path, struct migr_config *c, char *err, size_t errlen);
+/* Prints the effective configuration in the file's own syntax. */
+void migr_config_print(const struct migr_config *c, FILE *f);
+
+#endif

@@ -1,0 +1,93 @@
+/* migr.h: the public API of libmigr, the library the migr tools use to talk to migrd.
+ * Functions return 0 or a negative error code; migr_strerror() names it. The library
+ * never prints and never exits. */
+#ifndef MIGR_H
+#define MIGR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MIGR_DEFAULT_SOCKET "/run/migr/migrd.sock"
+#define MIGR_NAME_MAX 31	/* node names: [A-Za-z0-9._-], at most this long */
+#define MIGR_ADDR_MAX 45	/* a numeric IPv4 or IPv6 address */
+
+/* Error codes beyond -errno (all negative). */
+enum {
+	MIGR_EPROTO = -1000,	/* the peer broke the protocol */
+	MIGR_EVERSION = -1001,	/* the peer speaks another protocol version */
+	MIGR_EAUTH = -1002,	/* authentication failed: wrong cluster key */
+	MIGR_ETOOBIG = -1003,	/* a message over the size bound */
+	MIGR_EREFUSED = -1004,	/* the daemon refused the request; see migr_last_error() */
+};
+
+const char *migr_strerror(int err);
+
+struct migr_client;
+
+/* Connects to the local migrd: path, else $MIGR_SOCKET, else MIGR_DEFAULT_SOCKET. */
+int migr_connect(const char *path, struct migr_client **clientp);
+void migr_close(struct migr_client *client);
+/* The socket path a client connected (or tried to connect) to. */
+const char *migr_socket_path(const char *path);
+/* The daemon's own words for the last MIGR_EREFUSED. */
+const char *migr_last_error(const struct migr_client *client);
+
+enum migr_node_state {
+	MIGR_NODE_ALIVE = 0,
+	MIGR_NODE_SUSPECT = 1,
+	MIGR_NODE_DEAD = 2,
+	MIGR_NODE_LEFT = 3,	/* left cleanly (mctl leave); shown as dead */
+};
+const char *migr_node_state_name(int state);
+
+struct migr_node {
+	char name[MIGR_NAME_MAX + 1];
+	char addr[MIGR_ADDR_MAX + 1];
+	uint16_t port;
+	uint8_t state;		/* enum migr_node_state */
+	uint8_t self;		/* 1 for the node that answered */
+	double load;		/* runnable tasks per CPU of capacity */
+	double cpus;		/* CPU capacity */
+	uint64_t mem_free_kb;
+	uint32_t jobs;
+	uint64_t incarnation;
+	uint32_t age_ms;	/* how old the newest news of this node is */
+};
+
+/* The answering node's view of the cluster; free *nodesp with free(). */
+int migr_nodes(struct migr_client *client, struct migr_node **nodesp, size_t *countp);
+
+struct migr_status {
+	char name[MIGR_NAME_MAX + 1];
+	char addr[MIGR_ADDR_MAX + 1];
+	uint16_t port;
+	uint64_t incarnation;
+	uint64_t uptime_ms;
+	uint32_t nodes_alive;
+	uint32_t nodes_total;
+	uint32_t peers_connected;
+	uint32_t pid;
+	uint64_t cpu_ns;	/* the daemon's own CPU time (taskstats) */
+	uint64_t rss_kb;	/* the daemon's own resident memory */
+	double load;
+	double cpus;
+	uint64_t mem_free_kb;
+};
+
+int migr_status(struct migr_client *client, struct migr_status *status);
+
+/* Writes a fresh random cluster key to path (mode 0600); fails if path exists. */
+int migr_key_generate(const char *path);
+
+/* Asks the node to leave the cluster cleanly and stop (root only). */
+int migr_leave(struct migr_client *client);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

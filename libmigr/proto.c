@@ -1,0 +1,399 @@
+/* proto.c: frame headers, the bounded reader and writer, and each message's coding. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+#include "xmalloc.h"
+
+static const struct {
+	uint8_t type;
+	const char *name;
+} msg_names[] = {
+	{ MSG_HELLO, "hello" },
+	{ MSG_HELLO_ACK, "hello-ack" },
+	{ MSG_AUTH, "auth" },
+	{ MSG_GOSSIP, "gossip" },
+	{ MSG_CTL_NODES, "nodes" },
+	{ MSG_CTL_STATUS, "status" },
+	{ MSG_CTL_LEAVE, "leave" },
+	{ MSG_CTL_OK, "ok" },
+	{ MSG_CTL_ERROR, "error" },
+	{ MSG_CTL_NODES_REPLY, "nodes-reply" },
+	{ MSG_CTL_STATUS_REPLY, "status-reply" },
+};
+
+const char *migr_msg_type_name(uint8_t type)
+{
+	for (size_t i = 0; i < sizeof(msg_names) / sizeof(msg_names[0]); i++)
+		if (msg_names[i].type == type)
+			return msg_names[i].name;
+	return "unknown";
+}
+
+int migr_msg_type_known(uint8_t type)
+{
+	return strcmp(migr_msg_type_name(type), "unknown") != 0;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+void migr_hdr_encode(uint8_t out[MIGR_FRAME_HDR], uint8_t type, uint32_t len)
+{
+	put_le(out, len, 4);
+	out[4] = MIGR_PROTO_VERSION;
+	out[5] = type;
+	put_le(out + 6, 0, 2);
+}
+
+int migr_hdr_decode(const uint8_t in[MIGR_FRAME_HDR], struct migr_frame_hdr *hdr)
+{
+	hdr->len = (uint32_t)get_le(in, 4);
+	hdr->version = in[4];
+	hdr->type = in[5];
+	hdr->flags = (uint16_t)get_le(in + 6, 2);
+	if (hdr->version != MIGR_PROTO_VERSION)
+		return MIGR_EVERSION;
+	if (hdr->len > MIGR_FRAME_MAX)
+		return MIGR_ETOOBIG;
+	if (hdr->flags != 0 || !migr_msg_type_known(hdr->type))
+		return MIGR_EPROTO;
+	return 0;
+}
+
+/* ---- writer ---- */
+
+void mw_init(struct mw *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+void mw_free(struct mw *w)
+{
+	free(w->buf);
+	mw_init(w);
+}
+
+uint8_t *mw_space(struct mw *w, size_t n)
+{
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 256;
+		while (cap < w->len + n)
+			cap *= 2;
+		w->buf = xrealloc(w->buf, cap);
+		w->cap = cap;
+	}
+	w->len += n;
+	return w->buf + w->len - n;
+}
+
+void mw_u8(struct mw *w, uint8_t v)
+{
+	*mw_space(w, 1) = v;
+}
+
+void mw_u16(struct mw *w, uint16_t v)
+{
+	put_le(mw_space(w, 2), v, 2);
+}
+
+void mw_u32(struct mw *w, uint32_t v)
+{
+	put_le(mw_space(w, 4), v, 4);
+}
+
+void mw_u64(struct mw *w, uint64_t v)
+{
+	put_le(mw_space(w, 8), v, 8);
+}
+
+void mw_bytes(struct mw *w, const void *p, size_t n)
+{
+	if (n)
+		memcpy(mw_space(w, n), p, n);
+}
+
+void mw_str(struct mw *w, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > UINT16_MAX)
+		n = UINT16_MAX;
+	mw_u16(w, (uint16_t)n);
+	mw_bytes(w, s, n);
+}
+
+void mw_frame_begin(struct mw *w, uint8_t type)
+{
+	w->len = 0;
+	migr_hdr_encode(mw_space(w, MIGR_FRAME_HDR), type, 0);
+}
+
+void mw_frame_end(struct mw *w)
+{
+	put_le(w->buf, w->len - MIGR_FRAME_HDR, 4);
+}
+
+/* ---- reader ---- */
+
+void mr_init(struct mr *r, const void *p, size_t n)
+{
+	r->p = p;
+	r->left = n;
+	r->bad = 0;
+}
+
+static const uint8_t *mr_take(struct mr *r, size_t n)
+{
+	if (r->bad || r->left < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	const uint8_t *p = r->p;
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
+#define MR_INT(fn, type, n)                                 \
+	type fn(struct mr *r)                               \
+	{                                                   \
+		const uint8_t *p = mr_take(r, n);           \
+		return p ? (type)get_le(p, n) : 0;          \
+	}
+MR_INT(mr_u8, uint8_t, 1)
+MR_INT(mr_u16, uint16_t, 2)
+MR_INT(mr_u32, uint32_t, 4)
+MR_INT(mr_u64, uint64_t, 8)
+
+void mr_bytes(struct mr *r, void *out, size_t n)
+{
+	const uint8_t *p = mr_take(r, n);
+	if (p)
+		memcpy(out, p, n);
+	else
+		memset(out, 0, n);
+}
+
+void mr_str(struct mr *r, char *out, size_t max)
+{
+	uint16_t n = mr_u16(r);
+	out[0] = '\0';
+	if (n > max) {
+		r->bad = 1;
+		return;
+	}
+	const uint8_t *p = mr_take(r, n);
+	if (!p)
+		return;
+	if (memchr(p, '\0', n)) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+int mr_end(struct mr *r)
+{
+	return r->bad || r->left ? MIGR_EPROTO : 0;
+}
+
+int migr_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > MIGR_NAME_MAX)
+		return 0;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-'))
+			return 0;
+	return 1;
+}
+
+/* ---- gossip ---- */
+
+static void vector_encode(struct mw *w, const struct migr_vector *v)
+{
+	mw_u32(w, v->load_milli);
+	mw_u32(w, v->cpus_milli);
+	mw_u64(w, v->mem_free_kb);
+	mw_u32(w, v->jobs);
+}
+
+static void vector_decode(struct mr *r, struct migr_vector *v)
+{
+	v->load_milli = mr_u32(r);
+	v->cpus_milli = mr_u32(r);
+	v->mem_free_kb = mr_u64(r);
+	v->jobs = mr_u32(r);
+}
+
+void migr_gossip_encode(struct mw *w, const struct migr_gossip_msg *m)
+{
+	mw_u16(w, m->count);
+	for (uint16_t i = 0; i < m->count; i++) {
+		const struct migr_gossip_entry *e = &m->entries[i];
+		mw_str(w, e->name);
+		mw_str(w, e->addr);
+		mw_u16(w, e->port);
+		mw_u8(w, e->status);
+		mw_u64(w, e->incarnation);
+		mw_u64(w, e->heartbeat);
+		mw_u32(w, e->age_ms);
+		vector_encode(w, &e->vec);
+	}
+}
+
+int migr_gossip_decode(const void *p, size_t n, struct migr_gossip_msg *m)
+{
+	struct mr r;
+	mr_init(&r, p, n);
+	m->count = mr_u16(&r);
+	if (m->count == 0 || m->count > GOSSIP_MAX_ENTRIES)
+		return MIGR_EPROTO;
+	for (uint16_t i = 0; i < m->count && !r.bad; i++) {
+		struct migr_gossip_entry *e = &m->entries[i];
+		mr_str(&r, e->name, MIGR_NAME_MAX);
+		mr_str(&r, e->addr, MIGR_ADDR_MAX);
+		e->port = mr_u16(&r);
+		e->status = mr_u8(&r);
+		e->incarnation = mr_u64(&r);
+		e->heartbeat = mr_u64(&r);
+		e->age_ms = mr_u32(&r);
+		vector_decode(&r, &e->vec);
+		if (!r.bad && (!migr_name_valid(e->name) || e->status > GOSSIP_LEFT))
+			return MIGR_EPROTO;
+	}
+	return mr_end(&r);
+}
+
+/* ---- control replies ---- */
+
+/* Doubles travel as fixed-point thousandths: no float formats on the wire. */
+static uint64_t milli(double v)
+{
+	return v <= 0 ? 0 : (uint64_t)(v * 1000.0 + 0.5);
+}
+
+void migr_nodes_encode(struct mw *w, const struct migr_node *nodes, size_t count)
+{
+	mw_u32(w, (uint32_t)count);
+	for (size_t i = 0; i < count; i++) {
+		const struct migr_node *nd = &nodes[i];
+		mw_str(w, nd->name);
+		mw_str(w, nd->addr);
+		mw_u16(w, nd->port);
+		mw_u8(w, nd->state);
+		mw_u8(w, nd->self);
+		mw_u64(w, milli(nd->load));
+		mw_u64(w, milli(nd->cpus));
+		mw_u64(w, nd->mem_free_kb);
+		mw_u32(w, nd->jobs);
+		mw_u64(w, nd->incarnation);
+		mw_u32(w, nd->age_ms);
+	}
+}
+
+int migr_nodes_decode(const void *p, size_t n, struct migr_node **nodesp, size_t *countp)
+{
+	struct mr r;
+	mr_init(&r, p, n);
+	uint32_t count = mr_u32(&r);
+	if (r.bad || count > MIGR_CTL_NODES_MAX)
+		return MIGR_EPROTO;
+	struct migr_node *nodes = calloc(count ? count : 1, sizeof(*nodes));
+	if (!nodes)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count && !r.bad; i++) {
+		struct migr_node *nd = &nodes[i];
+		mr_str(&r, nd->name, MIGR_NAME_MAX);
+		mr_str(&r, nd->addr, MIGR_ADDR_MAX);
+		nd->port = mr_u16(&r);
+		nd->state = mr_u8(&r);
+		nd->self = mr_u8(&r);
+		nd->load = mr_u64(&r) / 1000.0;
+		nd->cpus = mr_u64(&r) / 1000.0;
+		nd->mem_free_kb = mr_u64(&r);
+		nd->jobs = mr_u32(&r);
+		nd->incarnation = mr_u64(&r);
+		nd->age_ms = mr_u32(&r);
+	}
+	if (mr_end(&r) < 0) {
+		free(nodes);
+		return MIGR_EPROTO;
+	}
+	*nodesp = nodes;
+	*countp = count;
+	return 0;
+}
+
+void migr_status_encode(struct mw *w, const struct migr_status *s)
+{
+	mw_str(w, s->name);
+	mw_str(w, s->addr);
+	mw_u16(w, s->port);
+	mw_u64(w, s->incarnation);
+	mw_u64(w, s->uptime_ms);
+	mw_u32(w, s->nodes_alive);
+	mw_u32(w, s->nodes_total);
+	mw_u32(w, s->peers_connected);
+	mw_u32(w, s->pid);
+	mw_u64(w, s->cpu_ns);
+	mw_u64(w, s->rss_kb);
+	mw_u64(w, milli(s->load));
+	mw_u64(w, milli(s->cpus));
+	mw_u64(w, s->mem_free_kb);
+}
+
+int migr_status_decode(const void *p, size_t n, struct migr_status *s)
+{
+	struct mr r;
+	mr_init(&r, p, n);
+	mr_str(&r, s->name, MIGR_NAME_MAX);
+	mr_str(&r, s->addr, MIGR_ADDR_MAX);
+	s->port = mr_u16(&r);
+	s->incarnation = mr_u64(&r);
+	s->uptime_ms = mr_u64(&r);
+	s->nodes_alive = mr_u32(&r);
+	s->nodes_total = mr_u32(&r);
+	s->peers_connected = mr_u32(&r);
+	s->pid = mr_u32(&r);
+	s->cpu_ns = mr_u64(&r);
+	s->rss_kb = mr_u64(&r);
+	s->load = mr_u64(&r) / 1000.0;
+	s->cpus = mr_u64(&r) / 1000.0;
+	s->mem_free_kb = mr_u64(&r);
+	return mr_end(&r);
+}
+
+void migr_error_encode(struct mw *w, int code, const char *msg)
+{
+	mw_u32(w, (uint32_t)code);
+	char buf[MIGR_ERRMSG_MAX + 1];
+	snprintf(buf, sizeof(buf), "%s", msg);
+	mw_str(w, buf);
+}
+
+int migr_error_decode(const void *p, size_t n, int *code, char msg[MIGR_ERRMSG_MAX + 1])
+{
+	struct mr r;
+	mr_init(&r, p, n);
+	*code = (int)mr_u32(&r);
+	mr_str(&r, msg, MIGR_ERRMSG_MAX);
+	return mr_end(&r);
+}

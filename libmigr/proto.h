@@ -1,0 +1,142 @@
+/* proto.h: migr's wire protocol, between peers and on the control socket.
+ *
+ * Every message is a frame: an 8-byte header (little-endian) then `len` bytes of payload.
+ * Between peers each frame travels encrypted and authenticated (auth.h); on the local control
+ * socket it travels as is. Decoding is strict: the length is checked against MIGR_FRAME_MAX
+ * before anything is read or allocated, unknown types and versions are rejected, and every
+ * payload must be consumed exactly. */
+#ifndef MIGR_PROTO_H
+#define MIGR_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "migr.h"
+
+#define MIGR_PROTO_VERSION 1
+#define MIGR_FRAME_HDR 8
+#define MIGR_FRAME_MAX (256 * 1024)	/* payload bound, for every message type */
+
+struct migr_frame_hdr {
+	uint32_t len;		/* payload bytes that follow the header */
+	uint8_t version;	/* MIGR_PROTO_VERSION */
+	uint8_t type;		/* enum migr_msg_type */
+	uint16_t flags;		/* must be 0 */
+};
+
+enum migr_msg_type {
+	/* peer handshake, in the clear (auth.c) */
+	MSG_HELLO = 1,
+	MSG_HELLO_ACK = 2,
+	MSG_AUTH = 3,
+	/* peer messages, encrypted */
+	MSG_GOSSIP = 10,
+	/* control socket: requests */
+	MSG_CTL_NODES = 40,
+	MSG_CTL_STATUS = 41,
+	MSG_CTL_LEAVE = 42,
+	/* control socket: replies */
+	MSG_CTL_OK = 60,
+	MSG_CTL_ERROR = 61,
+	MSG_CTL_NODES_REPLY = 62,
+	MSG_CTL_STATUS_REPLY = 63,
+};
+
+int migr_msg_type_known(uint8_t type);
+const char *migr_msg_type_name(uint8_t type);
+
+/* Header coding. Decoding returns 0, MIGR_EVERSION, MIGR_ETOOBIG or MIGR_EPROTO. */
+void migr_hdr_encode(uint8_t out[MIGR_FRAME_HDR], uint8_t type, uint32_t len);
+int migr_hdr_decode(const uint8_t in[MIGR_FRAME_HDR], struct migr_frame_hdr *hdr);
+
+/* A growable little-endian writer; allocation cannot fail (xmalloc). */
+struct mw {
+	uint8_t *buf;
+	size_t len, cap;
+};
+void mw_init(struct mw *w);
+void mw_free(struct mw *w);
+void mw_u8(struct mw *w, uint8_t v);
+void mw_u16(struct mw *w, uint16_t v);
+void mw_u32(struct mw *w, uint32_t v);
+void mw_u64(struct mw *w, uint64_t v);
+void mw_bytes(struct mw *w, const void *p, size_t n);
+void mw_str(struct mw *w, const char *s);	/* u16 length, then the bytes */
+/* Appends n bytes of room and returns them, for a caller to fill. */
+uint8_t *mw_space(struct mw *w, size_t n);
+/* Starts a frame: reserves the header, fixed up by mw_frame_end(). */
+void mw_frame_begin(struct mw *w, uint8_t type);
+void mw_frame_end(struct mw *w);
+
+/* A bounded reader: after the first short read every further read fails too (r->bad). */
+struct mr {
+	const uint8_t *p;
+	size_t left;
+	int bad;
+};
+void mr_init(struct mr *r, const void *p, size_t n);
+uint8_t mr_u8(struct mr *r);
+uint16_t mr_u16(struct mr *r);
+uint32_t mr_u32(struct mr *r);
+uint64_t mr_u64(struct mr *r);
+void mr_bytes(struct mr *r, void *out, size_t n);
+/* Reads a string of at most max bytes into out[max + 1]; fails on longer or embedded NUL. */
+void mr_str(struct mr *r, char *out, size_t max);
+/* 0 when every read succeeded and nothing is left over, else MIGR_EPROTO. */
+int mr_end(struct mr *r);
+
+/* Where a node listens: a numeric address and a TCP port. */
+struct migr_endpoint {
+	char addr[MIGR_ADDR_MAX + 1];
+	uint16_t port;
+};
+
+/* Names of nodes travel on the wire; only these are accepted. */
+int migr_name_valid(const char *name);
+
+/* ---- messages ---- */
+
+/* A node's load vector, as gossip spreads it. */
+struct migr_vector {
+	uint32_t load_milli;	/* runnable tasks per CPU of capacity, x1000 */
+	uint32_t cpus_milli;	/* CPU capacity, x1000 */
+	uint64_t mem_free_kb;
+	uint32_t jobs;
+};
+
+enum { GOSSIP_ALIVE = 0, GOSSIP_LEFT = 1 };
+
+struct migr_gossip_entry {
+	char name[MIGR_NAME_MAX + 1];
+	char addr[MIGR_ADDR_MAX + 1];
+	uint16_t port;
+	uint8_t status;		/* GOSSIP_ALIVE or GOSSIP_LEFT */
+	uint64_t incarnation;	/* bumped at every start of that node's migrd */
+	uint64_t heartbeat;	/* bumped every period by that node */
+	uint32_t age_ms;	/* how long ago the sender heard this (0 for its own entry) */
+	struct migr_vector vec;
+};
+
+#define GOSSIP_MAX_ENTRIES 64	/* bound on one message: sender + window */
+#define GOSSIP_WINDOW_MAX (GOSSIP_MAX_ENTRIES - 1)
+
+struct migr_gossip_msg {
+	uint16_t count;		/* entries[0] is the sender's own */
+	struct migr_gossip_entry entries[GOSSIP_MAX_ENTRIES];
+};
+
+void migr_gossip_encode(struct mw *w, const struct migr_gossip_msg *m);
+int migr_gossip_decode(const void *p, size_t n, struct migr_gossip_msg *m);
+
+/* Control socket replies. */
+void migr_nodes_encode(struct mw *w, const struct migr_node *nodes, size_t count);
+/* Allocates *nodesp (free()); at most MIGR_CTL_NODES_MAX entries. */
+#define MIGR_CTL_NODES_MAX 4096
+int migr_nodes_decode(const void *p, size_t n, struct migr_node **nodesp, size_t *countp);
+void migr_status_encode(struct mw *w, const struct migr_status *s);
+int migr_status_decode(const void *p, size_t n, struct migr_status *s);
+void migr_error_encode(struct mw *w, int code, const char *msg);
+#define MIGR_ERRMSG_MAX 511
+int migr_error_decode(const void *p, size_t n, int *code, char msg[MIGR_ERRMSG_MAX + 1]);
+
+#endif

@@ -1,0 +1,269 @@
+/* control.c: the control socket (see control.h). A bad frame closes that client's
+ * connection and is logged; the daemon serves everyone else on. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "migrd.h"
+#include "netlink.h"
+#include "peers.h"
+#include "xmalloc.h"
+
+#define CLIENTS_MAX 128
+#define CLIENT_OUT_MAX (1024 * 1024)
+
+struct client {
+	int fd;
+	struct ucred cred;
+	uint8_t in[MIGR_FRAME_HDR + 4096];	/* requests are small */
+	size_t inlen;
+	struct mw out;
+};
+
+static int ctl_fd = -1;
+static unsigned nclients;
+
+static void client_close(struct client *c, const char *why)
+{
+	if (why)
+		log_warnx("control: pid %d uid %d: %s", (int)c->cred.pid, (int)c->cred.uid, why);
+	loop_del(c->fd);
+	close(c->fd);
+	mw_free(&c->out);
+	free(c);
+	nclients--;
+}
+
+static void reply_error(struct client *c, int code, const char *msg)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_ERROR);
+	migr_error_encode(&w, code, msg);
+	mw_frame_end(&w);
+	mw_bytes(&c->out, w.buf, w.len);
+	mw_free(&w);
+}
+
+static void node_of(const struct gossip_node *g, struct migr_node *n, uint64_t now)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", gossip_name(g));
+	snprintf(n->addr, sizeof(n->addr), "%s", gossip_addr(g));
+	n->port = g->port;
+	n->state = g->state;
+	n->load = g->vec.load_milli / 1000.0;
+	n->cpus = g->vec.cpus_milli / 1000.0;
+	n->mem_free_kb = g->vec.mem_free_kb;
+	n->jobs = g->vec.jobs;
+	n->incarnation = g->incarnation;
+	n->age_ms = now > g->updated_at ? (uint32_t)(now - g->updated_at) : 0;
+}
+
+static void do_nodes(struct client *c)
+{
+	struct gossip *g = &migrd.gossip;
+	uint32_t count = g->count < MIGR_CTL_NODES_MAX ? g->count : MIGR_CTL_NODES_MAX;
+	struct migr_node *nodes = xcalloc(count, sizeof(*nodes));
+	uint64_t now = loop_now();
+	for (uint32_t i = 0; i < count; i++)
+		node_of(&g->nodes[i], &nodes[i], now);
+	nodes[0].self = 1;
+	nodes[0].age_ms = 0;
+	mw_frame_begin(&c->out, MSG_CTL_NODES_REPLY);
+	migr_nodes_encode(&c->out, nodes, count);
+	mw_frame_end(&c->out);
+	free(nodes);
+}
+
+static void do_status(struct client *c)
+{
+	struct migr_status s = { 0 };
+	snprintf(s.name, sizeof(s.name), "%s", migrd.conf.node);
+	snprintf(s.addr, sizeof(s.addr), "%s", migrd.conf.listen.addr);
+	s.port = migrd.conf.listen.port;
+	s.incarnation = migrd.incarnation;
+	s.uptime_ms = loop_now() - migrd.started_at;
+	s.nodes_alive = gossip_count_state(&migrd.gossip, MIGR_NODE_ALIVE);
+	s.nodes_total = migrd.gossip.count;
+	s.peers_connected = peers_connected();
+	s.pid = (uint32_t)getpid();
+	struct task_usage u;
+	if (task_usage(getpid(), &u) == 0) {
+		s.cpu_ns = u.cpu_ns;
+		s.rss_kb = u.rss_kb;
+	}
+	s.load = migrd.load;
+	s.cpus = migrd.conf.cpus;
+	s.mem_free_kb = migrd.mem_free_kb;
+	mw_frame_begin(&c->out, MSG_CTL_STATUS_REPLY);
+	migr_status_encode(&c->out, &s);
+	mw_frame_end(&c->out);
+}
+
+static void do_leave(struct client *c)
+{
+	if (c->cred.uid != 0) {
+		reply_error(c, -EPERM, "leave: only root may take a node out of the cluster");
+		return;
+	}
+	mw_frame_begin(&c->out, MSG_CTL_OK);
+	mw_frame_end(&c->out);
+	/* reply first: the shutdown closes this socket shortly */
+	if (send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		c->out.len = 0;
+	migrd_shutdown("leaving the cluster (mctl leave)");
+}
+
+/* Returns -1 if the client was closed. */
+static int handle_request(struct client *c, const struct migr_frame_hdr *h)
+{
+	switch (h->type) {
+	case MSG_CTL_NODES:
+		do_nodes(c);
+		break;
+	case MSG_CTL_STATUS:
+		do_status(c);
+		break;
+	case MSG_CTL_LEAVE:
+		do_leave(c);
+		break;
+	default:
+		client_close(c, "not a request message, closed");
+		return -1;
+	}
+	return 0;
+}
+
+static void client_io(int fd, uint32_t events, void *arg)
+{
+	struct client *c = arg;
+	if (events & EPOLLIN) {
+		ssize_t n = read(fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			client_close(c, NULL);
+			return;
+		}
+		if (n > 0)
+			c->inlen += (size_t)n;
+		while (c->inlen >= MIGR_FRAME_HDR) {
+			struct migr_frame_hdr h;
+			int r = migr_hdr_decode(c->in, &h);
+			if (r == 0 && MIGR_FRAME_HDR + h.len > sizeof(c->in))
+				r = MIGR_ETOOBIG;
+			if (r < 0) {
+				char why[128];
+				snprintf(why, sizeof(why), "bad frame (%s), closed", migr_strerror(r));
+				client_close(c, why);
+				return;
+			}
+			if (c->inlen < MIGR_FRAME_HDR + h.len)
+				break;
+			/* no request carries a payload yet */
+			if (h.len != 0) {
+				client_close(c, "request with an unexpected payload, closed");
+				return;
+			}
+			if (handle_request(c, &h) < 0)
+				return;
+			size_t used = MIGR_FRAME_HDR + h.len;
+			memmove(c->in, c->in + used, c->inlen - used);
+			c->inlen -= used;
+		}
+		if (c->out.len > CLIENT_OUT_MAX) {
+			client_close(c, "not reading its replies, closed");
+			return;
+		}
+	}
+	if (c->out.len) {
+		ssize_t n = send(fd, c->out.buf, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			client_close(c, NULL);
+			return;
+		}
+		if (n > 0) {
+			memmove(c->out.buf, c->out.buf + n, c->out.len - (size_t)n);
+			c->out.len -= (size_t)n;
+		}
+	}
+	loop_mod(fd, EPOLLIN | (c->out.len ? EPOLLOUT : 0));
+}
+
+static void control_accept(int fd, uint32_t events, void *arg)
+{
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	if (nclients >= CLIENTS_MAX) {
+		log_warnx("control: too many clients, refused one");
+		close(cfd);
+		return;
+	}
+	struct client *c = xcalloc(1, sizeof(*c));
+	c->fd = cfd;
+	socklen_t len = sizeof(c->cred);
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
+		close(cfd);
+		free(c);
+		return;
+	}
+	mw_init(&c->out);
+	nclients++;
+	loop_add(cfd, EPOLLIN, client_io, c);
+}
+
+void control_init(void)
+{
+	const char *path = migrd.conf.socket;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(migrd.conf.socket)];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			fatal("control socket directory %s", dir);
+	}
+	if (strlen(path) >= sizeof(sa.sun_path))
+		fatalx("control socket %s: path too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* A socket file left by a daemon that died is stale; a live one answers. */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		fatalx("control socket %s: another migrd is running", path);
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl_fd < 0)
+		fatal("socket");
+	if (bind(ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		fatal("control socket %s", path);
+	/* Anyone may ask; SO_PEERCRED decides what they may do. */
+	chmod(path, 0666);
+	if (listen(ctl_fd, 64) < 0)
+		fatal("listen %s", path);
+	loop_add(ctl_fd, EPOLLIN, control_accept, NULL);
+}
+
+void control_close(void)
+{
+	if (ctl_fd < 0)
+		return;
+	loop_del(ctl_fd);
+	close(ctl_fd);
+	unlink(migrd.conf.socket);
+	ctl_fd = -1;
+}

@@ -1,0 +1,419 @@
+/* peers.c: connections to other nodes (see peers.h). */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "migrd.h"
+#include "peers.h"
+#include "xmalloc.h"
+
+#define PEERS_MAX 1024
+#define HANDSHAKE_TIMEOUT_MS 5000
+#define IDLE_TIMEOUT_MS 120000
+#define OUTQ_MAX (4 * 1024 * 1024)	/* bytes queued to one peer before we give up on it */
+
+struct peer {
+	int fd;
+	int outbound;
+	int connecting;
+	char addr[MIGR_ADDR_MAX + 1];
+	uint16_t port;
+	char label[MIGR_ADDR_MAX + MIGR_NAME_MAX + 16];	/* for log lines */
+	struct migr_auth auth;
+	uint8_t *in;		/* received, not yet parsed */
+	size_t inlen;
+	struct mw out;		/* bytes ready for the socket */
+	struct mw pending;	/* frames queued before the handshake finished */
+	uint64_t opened_at, heard_at;
+	struct peer *next;
+};
+
+static struct peer *peers;
+static unsigned npeers;
+static int listen_fd = -1;
+static uint8_t plain[MIGR_FRAME_HDR + MIGR_FRAME_MAX];
+
+static void peer_label(struct peer *p)
+{
+	const char *name = p->auth.state == AUTH_READY ? p->auth.peer : "?";
+	snprintf(p->label, sizeof(p->label), "peer %s:%u (%s)", p->addr, p->port, name);
+}
+
+static void peer_close(struct peer *p, const char *why)
+{
+	if (why)
+		log_warnx("%s: %s", p->label, why);
+	loop_del(p->fd);
+	close(p->fd);
+	for (struct peer **pp = &peers; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	npeers--;
+	migr_auth_clear(&p->auth);
+	free(p->in);
+	mw_free(&p->out);
+	mw_free(&p->pending);
+	free(p);
+}
+
+static void want_write(struct peer *p)
+{
+	uint32_t ev = EPOLLIN;
+	if (p->out.len || p->connecting)
+		ev |= EPOLLOUT;
+	loop_mod(p->fd, ev);
+}
+
+static void queue_plain(struct peer *p, const uint8_t *frame, size_t n)
+{
+	if (p->auth.state == AUTH_READY)
+		migr_auth_seal(&p->auth, frame, n, &p->out);
+	else
+		mw_bytes(&p->out, frame, n);
+}
+
+/* Seals the frames queued while the handshake ran. */
+static void flush_pending(struct peer *p)
+{
+	size_t at = 0;
+	while (at + MIGR_FRAME_HDR <= p->pending.len) {
+		struct migr_frame_hdr h;
+		migr_hdr_decode(p->pending.buf + at, &h);
+		migr_auth_seal(&p->auth, p->pending.buf + at, MIGR_FRAME_HDR + h.len, &p->out);
+		at += MIGR_FRAME_HDR + h.len;
+	}
+	mw_free(&p->pending);
+}
+
+/* One frame, in the clear (handshake) or decrypted. Returns -1 if p was closed. */
+static int handle_frame(struct peer *p, const uint8_t *f, size_t n)
+{
+	struct migr_frame_hdr h;
+	int r = migr_hdr_decode(f, &h);
+	if (r == 0 && h.len != n - MIGR_FRAME_HDR)
+		r = MIGR_EPROTO;
+	if (r < 0) {
+		peer_close(p, migr_strerror(r));
+		return -1;
+	}
+	if (p->auth.state != AUTH_READY) {
+		struct mw reply;
+		mw_init(&reply);
+		r = migr_auth_step(&p->auth, h.type, f + MIGR_FRAME_HDR, h.len, &reply);
+		if (r == 0 && reply.len)
+			mw_bytes(&p->out, reply.buf, reply.len);
+		mw_free(&reply);
+		if (r < 0) {
+			peer_close(p, r == MIGR_EAUTH ? "handshake: bad key, refused"
+						      : "handshake: protocol error");
+			return -1;
+		}
+		if (p->auth.state == AUTH_READY) {
+			peer_label(p);
+			log_debug("%s: authenticated", p->label);
+			flush_pending(p);
+		}
+		want_write(p);
+		return 0;
+	}
+	if (h.type == MSG_HELLO || h.type == MSG_HELLO_ACK || h.type == MSG_AUTH) {
+		peer_close(p, "handshake message after the handshake");
+		return -1;
+	}
+	r = migrd_peer_message(p->auth.peer, h.type, f + MIGR_FRAME_HDR, h.len);
+	if (r < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "bad %s message (%s), closed",
+			 migr_msg_type_name(h.type), migr_strerror(r));
+		peer_close(p, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses what has arrived. Before the handshake frames are in the clear; after it each is
+ * a sealed record [u32 length][ciphertext]. Returns -1 if p was closed. */
+static int parse_input(struct peer *p)
+{
+	size_t at = 0;
+	for (;;) {
+		size_t left = p->inlen - at;
+		const uint8_t *q = p->in + at;
+		if (p->auth.state != AUTH_READY) {
+			struct migr_frame_hdr h;
+			if (left < MIGR_FRAME_HDR)
+				break;
+			int r = migr_hdr_decode(q, &h);
+			if (r < 0) {
+				peer_close(p, migr_strerror(r));
+				return -1;
+			}
+			if (left < MIGR_FRAME_HDR + h.len)
+				break;
+			at += MIGR_FRAME_HDR + h.len;
+			if (handle_frame(p, q, MIGR_FRAME_HDR + h.len) < 0)
+				return -1;
+		} else {
+			if (left < 4)
+				break;
+			uint32_t clen = (uint32_t)q[0] | (uint32_t)q[1] << 8 |
+					(uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+			if (clen > MIGR_SEALED_MAX || clen < MIGR_FRAME_HDR) {
+				peer_close(p, "sealed record with a bad length");
+				return -1;
+			}
+			if (left < 4 + (size_t)clen)
+				break;
+			at += 4 + clen;
+			int n = migr_auth_open(&p->auth, q + 4, clen, plain);
+			if (n < MIGR_FRAME_HDR) {
+				peer_close(p, "record fails authentication (forged, replayed or corrupt)");
+				return -1;
+			}
+			if (handle_frame(p, plain, (size_t)n) < 0)
+				return -1;
+		}
+	}
+	memmove(p->in, p->in + at, p->inlen - at);
+	p->inlen -= at;
+	return 0;
+}
+
+static void peer_io(int fd, uint32_t events, void *arg)
+{
+	struct peer *p = arg;
+
+	if (p->connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			log_debug("%s: connect: %s", p->label, strerror(err));
+			peer_close(p, NULL);
+			return;
+		}
+		p->connecting = 0;
+	}
+	if (events & EPOLLIN) {
+		/* room for one whole sealed record plus its length */
+		size_t room = 4 + MIGR_SEALED_MAX - p->inlen;
+		ssize_t n = read(fd, p->in + p->inlen, room);
+		if (n == 0) {
+			/* A peer that hangs up after our challenge could not answer it. */
+			if (p->auth.state == AUTH_WAIT_AUTH)
+				peer_close(p, "refused: closed without proving the cluster key");
+			else
+				peer_close(p, NULL);
+			return;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			log_debug("%s: read: %s", p->label, strerror(errno));
+			peer_close(p, NULL);
+			return;
+		}
+		if (n > 0) {
+			p->inlen += (size_t)n;
+			p->heard_at = loop_now();
+			if (parse_input(p) < 0)
+				return;
+		}
+	}
+	if (p->out.len && !p->connecting) {
+		ssize_t n = send(fd, p->out.buf, p->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			log_debug("%s: write: %s", p->label, strerror(errno));
+			peer_close(p, NULL);
+			return;
+		}
+		if (n > 0) {
+			memmove(p->out.buf, p->out.buf + n, p->out.len - (size_t)n);
+			p->out.len -= (size_t)n;
+		}
+	}
+	want_write(p);
+}
+
+static struct peer *peer_new(int fd, int outbound, const char *addr, uint16_t port)
+{
+	struct peer *p = xcalloc(1, sizeof(*p));
+	p->fd = fd;
+	p->outbound = outbound;
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	p->port = port;
+	p->in = xmalloc(4 + MIGR_SEALED_MAX);
+	mw_init(&p->out);
+	mw_init(&p->pending);
+	p->opened_at = p->heard_at = loop_now();
+	migr_auth_init(&p->auth, outbound, &migrd.key, migrd.conf.node);
+	peer_label(p);
+	p->next = peers;
+	peers = p;
+	npeers++;
+	loop_add(fd, EPOLLIN | EPOLLOUT, peer_io, p);
+	return p;
+}
+
+static int sockaddr_of(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+		       socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+static struct peer *peer_connect(const char *addr, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (sockaddr_of(addr, port, &ss, &len) < 0 || npeers >= PEERS_MAX)
+		return NULL;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_warn("socket");
+		return NULL;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
+		log_debug("connect %s:%u: %s", addr, port, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	struct peer *p = peer_new(fd, 1, addr, port);
+	p->connecting = 1;
+	migr_auth_hello(&p->auth, &p->out);
+	return p;
+}
+
+void peers_send(const char *addr, uint16_t port, const struct mw *frame)
+{
+	struct peer *p;
+	for (p = peers; p; p = p->next)
+		if (p->outbound && p->port == port && !strcmp(p->addr, addr))
+			break;
+	if (!p && !(p = peer_connect(addr, port)))
+		return;
+	if (p->out.len + p->pending.len > OUTQ_MAX) {
+		peer_close(p, "send queue full: peer not reading, dropped");
+		return;
+	}
+	if (p->auth.state == AUTH_READY)
+		queue_plain(p, frame->buf, frame->len);
+	else
+		mw_bytes(&p->pending, frame->buf, frame->len);
+	want_write(p);
+}
+
+static void peers_accept(int fd, uint32_t events, void *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		port = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		port = ntohs(sin6->sin6_port);
+	}
+	if (npeers >= PEERS_MAX) {
+		log_warnx("peer %s:%u: too many connections, refused", addr, port);
+		close(c);
+		return;
+	}
+	int one = 1;
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	peer_new(c, 0, addr, port);
+}
+
+/* Closes connections stuck in the handshake or silent for long. */
+static void peers_sweep(void *arg)
+{
+	uint64_t now = loop_now();
+	struct peer *p = peers;
+	while (p) {
+		struct peer *next = p->next;
+		if (p->auth.state != AUTH_READY && now - p->opened_at > HANDSHAKE_TIMEOUT_MS)
+			peer_close(p, "handshake timed out");
+		else if (!p->outbound && now - p->heard_at > IDLE_TIMEOUT_MS)
+			peer_close(p, NULL);
+		p = next;
+	}
+}
+
+void peers_init(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const struct migr_endpoint *l = &migrd.conf.listen;
+	if (sockaddr_of(l->addr, l->port, &ss, &len) < 0)
+		fatalx("listen %s: not an address", l->addr);
+	listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0)
+		fatal("socket");
+	int one = 1;
+	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(listen_fd, (struct sockaddr *)&ss, len) < 0)
+		fatal("listen %s port %u", l->addr, l->port);
+	if (listen(listen_fd, 64) < 0)
+		fatal("listen");
+	loop_add(listen_fd, EPOLLIN, peers_accept, NULL);
+	loop_timer_add(1000, 1000, peers_sweep, NULL);
+}
+
+unsigned peers_connected(void)
+{
+	unsigned n = 0;
+	for (struct peer *p = peers; p; p = p->next)
+		n += p->auth.state == AUTH_READY;
+	return n;
+}
+
+void peers_close_all(void)
+{
+	/* flush what we can (a goodbye), then close */
+	for (struct peer *p = peers; p; p = p->next)
+		if (p->out.len && !p->connecting)
+			if (send(p->fd, p->out.buf, p->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				continue;
+	while (peers)
+		peer_close(peers, NULL);
+	if (listen_fd >= 0) {
+		loop_del(listen_fd);
+		close(listen_fd);
+		listen_fd = -1;
+	}
+}
