@@ -13,4 +13,8 @@ void cli_fail(struct migr_client *c, const char *what, int err) __attribute__((n
 /* Prints s as a JSON string. */
 void json_str(FILE *f, const char *s);
 
+
+
+/* A signal by name (TERM, SIGTERM, term) or number; -1 if unknown. */
+int cli_parse_signal(const char *s);
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -97,24 +98,12 @@ static int read_all(int fd, uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Sends a request; reads the reply into *payload (malloc'd). MSG_CTL_ERROR becomes
- * MIGR_EREFUSED with the daemon's words in c->error. */
-static int call(struct migr_client *c, uint8_t type, const struct mw *req, uint8_t want,
-		uint8_t **payload, size_t *len)
+/* Reads one frame; MSG_CTL_ERROR becomes MIGR_EREFUSED with the daemon's words. */
+static int read_reply(struct migr_client *c, uint8_t want, uint8_t **payload, size_t *len)
 {
-	struct mw w;
 	uint8_t hdr[MIGR_FRAME_HDR];
 	struct migr_frame_hdr h;
-
-	mw_init(&w);
-	mw_frame_begin(&w, type);
-	if (req)
-		mw_bytes(&w, req->buf, req->len);
-	mw_frame_end(&w);
-	int r = write_all(c->fd, w.buf, w.len);
-	mw_free(&w);
-	if (r < 0)
-		return r;
+	int r;
 	if ((r = read_all(c->fd, hdr, sizeof(hdr))) < 0)
 		return r;
 	if ((r = migr_hdr_decode(hdr, &h)) < 0)
@@ -139,6 +128,24 @@ static int call(struct migr_client *c, uint8_t type, const struct mw *req, uint8
 	*payload = p;
 	*len = h.len;
 	return 0;
+}
+
+/* Sends a request; reads the reply into *payload (malloc'd). MSG_CTL_ERROR becomes
+ * MIGR_EREFUSED with the daemon's words in c->error. */
+static int call(struct migr_client *c, uint8_t type, const struct mw *req, uint8_t want,
+		uint8_t **payload, size_t *len)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, type);
+	if (req)
+		mw_bytes(&w, req->buf, req->len);
+	mw_frame_end(&w);
+	int r = write_all(c->fd, w.buf, w.len);
+	mw_free(&w);
+	if (r < 0)
+		return r;
+	return read_reply(c, want, payload, len);
 }
 
 int migr_nodes(struct migr_client *c, struct migr_node **nodesp, size_t *countp)
@@ -173,6 +180,164 @@ int migr_leave(struct migr_client *c)
 	if (r == 0)
 		free(p);
 	return r;
+}
+
+int migr_client_fd(const struct migr_client *c)
+{
+	return c->fd;
+}
+
+/* The caller's resource limits travel with the job. */
+static void add_rlimits(struct migr_job_spec *s)
+{
+	for (int res = 0; res < RLIMIT_NLIMITS && s->nrlimits < JOB_RLIMITS_MAX; res++) {
+		struct rlimit rl;
+		if (getrlimit(res, &rl) < 0)
+			continue;
+		s->rlimits[s->nrlimits].resource = (uint8_t)res;
+		s->rlimits[s->nrlimits].cur = rl.rlim_cur;
+		s->rlimits[s->nrlimits].max = rl.rlim_max;
+		s->nrlimits++;
+	}
+}
+
+int migr_run(struct migr_client *c, const struct migr_run_request *req,
+	     struct migr_run_reply *reply)
+{
+	struct migr_job_spec s;
+	struct mw w;
+	memset(&s, 0, sizeof(s));
+	snprintf(s.node, sizeof(s.node), "%s", req->node ? req->node : "");
+	if (strlen(req->cwd) >= sizeof(s.cwd))
+		return -ENAMETOOLONG;
+	snprintf(s.cwd, sizeof(s.cwd), "%s", req->cwd);
+	s.umask = req->umask & 0777;
+	s.flags = req->flags;
+	add_rlimits(&s);
+	migr_strv_from(&s.argv, req->argv);
+	migr_strv_from(&s.env, req->envp);
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_RUN);
+	migr_job_spec_encode(&w, &s);
+	mw_frame_end(&w);
+	migr_job_spec_free(&s);
+	if (w.len - MIGR_FRAME_HDR > MIGR_FRAME_MAX) {
+		mw_free(&w);
+		return -E2BIG;
+	}
+	/* the three descriptors ride on the first byte */
+	char cbuf[CMSG_SPACE(3 * sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct iovec iov = { .iov_base = w.buf, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+	memcpy(CMSG_DATA(cm), req->fds, 3 * sizeof(int));
+	int r = sendmsg(c->fd, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+	if (r == 0)
+		r = write_all(c->fd, w.buf + 1, w.len - 1);
+	mw_free(&w);
+	if (r < 0)
+		return r;
+	uint8_t *p;
+	size_t n;
+	if ((r = read_reply(c, MSG_CTL_RUN_REPLY, &p, &n)) < 0)
+		return r;
+	struct mr rd;
+	mr_init(&rd, p, n);
+	mr_str(&rd, reply->gpid, MIGR_GPID_MAX);
+	mr_str(&rd, reply->node, MIGR_NAME_MAX);
+	reply->pid = mr_u32(&rd);
+	r = mr_end(&rd);
+	free(p);
+	return r;
+}
+
+int migr_run_wait(struct migr_client *c, int *status)
+{
+	struct timeval none = { 0 };
+	uint8_t *p;
+	size_t n;
+	/* a job may run for days: no receive timeout here */
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	int r = read_reply(c, MSG_CTL_EXIT, &p, &n);
+	if (r < 0)
+		return r;
+	struct mr rd;
+	mr_init(&rd, p, n);
+	*status = (int)mr_u32(&rd);
+	r = mr_end(&rd);
+	free(p);
+	return r;
+}
+
+int migr_run_signal(struct migr_client *c, int sig)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_SIGNAL);
+	mw_u32(&w, (uint32_t)sig);
+	mw_frame_end(&w);
+	int r = write_all(c->fd, w.buf, w.len);
+	mw_free(&w);
+	return r;
+}
+
+int migr_kill(struct migr_client *c, const char *gpid, int sig)
+{
+	struct mw req;
+	uint8_t *p;
+	size_t n;
+	if (!migr_gpid_valid(gpid))
+		return -EINVAL;
+	mw_init(&req);
+	mw_str(&req, gpid);
+	mw_u32(&req, (uint32_t)sig);
+	int r = call(c, MSG_CTL_KILL, &req, MSG_CTL_OK, &p, &n);
+	mw_free(&req);
+	if (r == 0)
+		free(p);
+	return r;
+}
+
+int migr_ps(struct migr_client *c, const char *node, struct migr_ps *ps)
+{
+	struct mw req;
+	uint8_t *p;
+	size_t n;
+	memset(ps, 0, sizeof(*ps));
+	mw_init(&req);
+	mw_str(&req, node ? node : "");
+	int r = call(c, MSG_CTL_PS, &req, MSG_CTL_PS_REPLY, &p, &n);
+	mw_free(&req);
+	if (r < 0)
+		return r;
+	struct mr rd;
+	mr_init(&rd, p, n);
+	r = migr_jobs_decode(&rd, &ps->jobs, &ps->count);
+	uint32_t nm = r == 0 ? mr_u32(&rd) : 0;
+	if (r == 0 && nm <= MIGR_CTL_NODES_MAX) {
+		ps->missing = calloc(nm ? nm : 1, sizeof(*ps->missing));
+		for (uint32_t i = 0; i < nm && ps->missing; i++)
+			mr_str(&rd, ps->missing[i], MIGR_NAME_MAX);
+		ps->nmissing = nm;
+	}
+	if (r == 0 && (!ps->missing || mr_end(&rd) < 0))
+		r = MIGR_EPROTO;
+	free(p);
+	if (r < 0)
+		migr_ps_free(ps);
+	return r;
+}
+
+void migr_ps_free(struct migr_ps *ps)
+{
+	free(ps->jobs);
+	free(ps->missing);
+	memset(ps, 0, sizeof(*ps));
 }
 
 const char *migr_node_state_name(int state)

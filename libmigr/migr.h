@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,6 +80,72 @@ struct migr_status {
 };
 
 int migr_status(struct migr_client *client, struct migr_status *status);
+
+/* ---- jobs ---- */
+
+#define MIGR_GPID_MAX 63	/* "<home>.<n>" */
+#define MIGR_CMD_MAX 255	/* command line as mps shows it */
+
+enum {
+	MIGR_RUN_NO_MIGRATE = 1,	/* the load balancer leaves it where it is */
+	MIGR_RUN_DETACHED = 2,	/* no mrun waits: no hang-up when the connection closes */
+};
+
+struct migr_run_request {
+	const char *node;	/* NULL or "": this node; "best": least loaded; else a name */
+	char *const *argv;	/* argv[0] resolved by the caller, NULL-terminated */
+	char *const *envp;	/* NULL-terminated */
+	const char *cwd;
+	unsigned umask;
+	unsigned flags;		/* MIGR_RUN_* */
+	int fds[3];		/* the job's stdin, stdout, stderr, handed to the daemon */
+};
+
+struct migr_run_reply {
+	char gpid[MIGR_GPID_MAX + 1];
+	char node[MIGR_NAME_MAX + 1];	/* where it runs */
+	uint32_t pid;			/* its pid there */
+};
+
+/* Starts a job; the connection then belongs to it: the daemon sends its exit status on it,
+ * and closing it before the job ends sends the job SIGHUP (a hang-up). The caller's rlimits
+ * travel with the request; uid and groups come from the socket's credentials. */
+int migr_run(struct migr_client *client, const struct migr_run_request *req,
+	     struct migr_run_reply *reply);
+/* Waits for the job's end: *status is its exit code, 128+N if signal N killed it. */
+int migr_run_wait(struct migr_client *client, int *status);
+/* Forwards a signal to the job started on this connection. */
+int migr_run_signal(struct migr_client *client, int sig);
+/* The connection's descriptor, to poll for the exit message. */
+int migr_client_fd(const struct migr_client *client);
+
+struct migr_job {
+	char gpid[MIGR_GPID_MAX + 1];
+	char home[MIGR_NAME_MAX + 1];
+	char node[MIGR_NAME_MAX + 1];
+	uint32_t pid;		/* the program's pid on node */
+	uint32_t uid;
+	char state;		/* R running, S sleeping, D, T, Z... as the kernel says */
+	double cpu;		/* percent of one CPU, recent */
+	uint64_t rss_kb;
+	uint64_t cpu_ms;	/* CPU time used */
+	uint32_t moves;
+	uint32_t flags;		/* MIGR_RUN_* */
+	char cmd[MIGR_CMD_MAX + 1];
+};
+
+struct migr_ps {
+	struct migr_job *jobs;
+	size_t count;
+	char (*missing)[MIGR_NAME_MAX + 1];	/* live nodes that did not answer in time */
+	size_t nmissing;
+};
+
+/* Every job in the cluster (node: only those running there, NULL for all). */
+int migr_ps(struct migr_client *client, const char *node, struct migr_ps *ps);
+void migr_ps_free(struct migr_ps *ps);
+/* Sends sig to a job anywhere in the cluster (owner or root only). */
+int migr_kill(struct migr_client *client, const char *gpid, int sig);
 
 /* Writes a fresh random cluster key to path (mode 0600); fails if path exists. */
 int migr_key_generate(const char *path);

@@ -17,13 +17,31 @@ static const struct {
 	{ MSG_HELLO_ACK, "hello-ack" },
 	{ MSG_AUTH, "auth" },
 	{ MSG_GOSSIP, "gossip" },
+	{ MSG_JOB_START, "job-start" },
+	{ MSG_JOB_STARTED, "job-started" },
+	{ MSG_JOB_FAILED, "job-failed" },
+	{ MSG_JOB_DATA, "job-data" },
+	{ MSG_JOB_ACK, "job-ack" },
+	{ MSG_JOB_SIGNAL, "job-signal" },
+	{ MSG_JOB_EXIT, "job-exit" },
+	{ MSG_PS_REQ, "ps-request" },
+	{ MSG_PS_REPLY, "ps-reply" },
+	{ MSG_KILL_REQ, "kill-request" },
+	{ MSG_KILL_REPLY, "kill-reply" },
 	{ MSG_CTL_NODES, "nodes" },
 	{ MSG_CTL_STATUS, "status" },
 	{ MSG_CTL_LEAVE, "leave" },
+	{ MSG_CTL_RUN, "run" },
+	{ MSG_CTL_SIGNAL, "signal" },
+	{ MSG_CTL_KILL, "kill" },
+	{ MSG_CTL_PS, "ps" },
 	{ MSG_CTL_OK, "ok" },
 	{ MSG_CTL_ERROR, "error" },
 	{ MSG_CTL_NODES_REPLY, "nodes-reply" },
 	{ MSG_CTL_STATUS_REPLY, "status-reply" },
+	{ MSG_CTL_RUN_REPLY, "run-reply" },
+	{ MSG_CTL_EXIT, "exit" },
+	{ MSG_CTL_PS_REPLY, "ps-reply" },
 };
 
 const char *migr_msg_type_name(uint8_t type)
@@ -396,4 +414,200 @@ int migr_error_decode(const void *p, size_t n, int *code, char msg[MIGR_ERRMSG_M
 	*code = (int)mr_u32(&r);
 	mr_str(&r, msg, MIGR_ERRMSG_MAX);
 	return mr_end(&r);
+}
+
+/* ---- jobs ---- */
+
+void migr_strv_from(struct migr_strv *v, char *const *list)
+{
+	struct mw w;
+	mw_init(&w);
+	v->count = 0;
+	for (; list && *list; list++, v->count++)
+		mw_bytes(&w, *list, strlen(*list) + 1);
+	v->len = (uint32_t)w.len;
+	v->data = (char *)w.buf;
+}
+
+char **migr_strv_list(const struct migr_strv *v)
+{
+	char **list = xcalloc(v->count + 1, sizeof(*list));
+	char *p = v->data;
+	for (uint32_t i = 0; i < v->count; i++) {
+		list[i] = p;
+		p += strlen(p) + 1;
+	}
+	return list;
+}
+
+void migr_strv_free(struct migr_strv *v)
+{
+	free(v->data);
+	memset(v, 0, sizeof(*v));
+}
+
+static void strv_encode(struct mw *w, const struct migr_strv *v)
+{
+	mw_u32(w, v->count);
+	mw_u32(w, v->len);
+	mw_bytes(w, v->data, v->len);
+}
+
+/* The bytes must hold exactly count NUL-terminated strings. */
+static void strv_decode(struct mr *r, struct migr_strv *v)
+{
+	v->count = mr_u32(r);
+	v->len = mr_u32(r);
+	v->data = NULL;
+	if (r->bad || v->len > r->left || v->count > v->len) {
+		r->bad = 1;
+		return;
+	}
+	v->data = xmalloc(v->len ? v->len : 1);
+	mr_bytes(r, v->data, v->len);
+	uint32_t nuls = 0;
+	for (uint32_t i = 0; i < v->len; i++)
+		nuls += v->data[i] == '\0';
+	if (nuls != v->count || (v->len && v->data[v->len - 1] != '\0'))
+		r->bad = 1;
+}
+
+void migr_job_spec_encode(struct mw *w, const struct migr_job_spec *s)
+{
+	mw_str(w, s->gpid);
+	mw_str(w, s->home);
+	mw_str(w, s->node);
+	mw_u32(w, s->uid);
+	mw_u32(w, s->gid);
+	mw_u16(w, s->ngroups);
+	for (uint16_t i = 0; i < s->ngroups; i++)
+		mw_u32(w, s->groups[i]);
+	mw_u32(w, s->umask);
+	mw_u32(w, s->flags);
+	mw_str(w, s->cwd);
+	mw_u8(w, s->nrlimits);
+	for (uint8_t i = 0; i < s->nrlimits; i++) {
+		mw_u8(w, s->rlimits[i].resource);
+		mw_u64(w, s->rlimits[i].cur);
+		mw_u64(w, s->rlimits[i].max);
+	}
+	strv_encode(w, &s->argv);
+	strv_encode(w, &s->env);
+}
+
+int migr_job_spec_decode(struct mr *r, struct migr_job_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	mr_str(r, s->gpid, MIGR_GPID_MAX);
+	mr_str(r, s->home, MIGR_NAME_MAX);
+	mr_str(r, s->node, MIGR_NAME_MAX);
+	s->uid = mr_u32(r);
+	s->gid = mr_u32(r);
+	s->ngroups = mr_u16(r);
+	if (s->ngroups > JOB_GROUPS_MAX)
+		r->bad = 1;
+	for (uint16_t i = 0; i < s->ngroups && !r->bad; i++)
+		s->groups[i] = mr_u32(r);
+	s->umask = mr_u32(r) & 0777;
+	s->flags = mr_u32(r);
+	mr_str(r, s->cwd, sizeof(s->cwd) - 1);
+	s->nrlimits = mr_u8(r);
+	if (s->nrlimits > JOB_RLIMITS_MAX)
+		r->bad = 1;
+	for (uint8_t i = 0; i < s->nrlimits && !r->bad; i++) {
+		s->rlimits[i].resource = mr_u8(r);
+		s->rlimits[i].cur = mr_u64(r);
+		s->rlimits[i].max = mr_u64(r);
+	}
+	strv_decode(r, &s->argv);
+	if (!r->bad)
+		strv_decode(r, &s->env);
+	if (!r->bad && s->argv.count == 0)
+		r->bad = 1;
+	if (r->bad) {
+		migr_job_spec_free(s);
+		return MIGR_EPROTO;
+	}
+	return 0;
+}
+
+void migr_job_spec_free(struct migr_job_spec *s)
+{
+	migr_strv_free(&s->argv);
+	migr_strv_free(&s->env);
+}
+
+void migr_job_encode(struct mw *w, const struct migr_job *j)
+{
+	mw_str(w, j->gpid);
+	mw_str(w, j->home);
+	mw_str(w, j->node);
+	mw_u32(w, j->pid);
+	mw_u32(w, j->uid);
+	mw_u8(w, (uint8_t)j->state);
+	mw_u64(w, milli(j->cpu));
+	mw_u64(w, j->rss_kb);
+	mw_u64(w, j->cpu_ms);
+	mw_u32(w, j->moves);
+	mw_u32(w, j->flags);
+	mw_str(w, j->cmd);
+}
+
+void migr_job_decode(struct mr *r, struct migr_job *j)
+{
+	mr_str(r, j->gpid, MIGR_GPID_MAX);
+	mr_str(r, j->home, MIGR_NAME_MAX);
+	mr_str(r, j->node, MIGR_NAME_MAX);
+	j->pid = mr_u32(r);
+	j->uid = mr_u32(r);
+	j->state = (char)mr_u8(r);
+	j->cpu = mr_u64(r) / 1000.0;
+	j->rss_kb = mr_u64(r);
+	j->cpu_ms = mr_u64(r);
+	j->moves = mr_u32(r);
+	j->flags = mr_u32(r);
+	mr_str(r, j->cmd, MIGR_CMD_MAX);
+}
+
+void migr_jobs_encode(struct mw *w, const struct migr_job *jobs, size_t n)
+{
+	mw_u32(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		migr_job_encode(w, &jobs[i]);
+}
+
+int migr_jobs_decode(struct mr *r, struct migr_job **jobsp, size_t *np)
+{
+	uint32_t n = mr_u32(r);
+	if (r->bad || n > MIGR_JOBS_MAX)
+		return MIGR_EPROTO;
+	struct migr_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
+	for (uint32_t i = 0; i < n && !r->bad; i++)
+		migr_job_decode(r, &jobs[i]);
+	if (r->bad) {
+		free(jobs);
+		return MIGR_EPROTO;
+	}
+	*jobsp = jobs;
+	*np = n;
+	return 0;
+}
+
+int migr_gpid_home(const char *gpid, char *home)
+{
+	const char *dot = strrchr(gpid, '.');
+	if (!dot || dot == gpid || (size_t)(dot - gpid) > MIGR_NAME_MAX || !dot[1])
+		return -1;
+	for (const char *d = dot + 1; *d; d++)
+		if (*d < '0' || *d > '9')
+			return -1;
+	memcpy(home, gpid, (size_t)(dot - gpid));
+	home[dot - gpid] = '\0';
+	return migr_name_valid(home) ? 0 : -1;
+}
+
+int migr_gpid_valid(const char *gpid)
+{
+	char home[MIGR_NAME_MAX + 1];
+	return strlen(gpid) <= MIGR_GPID_MAX && migr_gpid_home(gpid, home) == 0;
 }

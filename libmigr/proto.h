@@ -31,15 +31,33 @@ enum migr_msg_type {
 	MSG_AUTH = 3,
 	/* peer messages, encrypted */
 	MSG_GOSSIP = 10,
+	MSG_JOB_START = 11,	/* home -> node: start this job */
+	MSG_JOB_STARTED = 12,	/* node -> home */
+	MSG_JOB_FAILED = 13,	/* node -> home: could not start */
+	MSG_JOB_DATA = 14,	/* stdin home -> node; stdout, stderr node -> home; empty: EOF */
+	MSG_JOB_ACK = 15,	/* bytes written out, returning flow-control credit */
+	MSG_JOB_SIGNAL = 16,	/* -> node where the job runs */
+	MSG_JOB_EXIT = 17,	/* node -> home, after the job's last output */
+	MSG_PS_REQ = 18,
+	MSG_PS_REPLY = 19,
+	MSG_KILL_REQ = 20,	/* any node -> home -> node */
+	MSG_KILL_REPLY = 21,
 	/* control socket: requests */
 	MSG_CTL_NODES = 40,
 	MSG_CTL_STATUS = 41,
 	MSG_CTL_LEAVE = 42,
+	MSG_CTL_RUN = 43,	/* with three fds (SCM_RIGHTS) */
+	MSG_CTL_SIGNAL = 44,
+	MSG_CTL_KILL = 45,
+	MSG_CTL_PS = 46,
 	/* control socket: replies */
 	MSG_CTL_OK = 60,
 	MSG_CTL_ERROR = 61,
 	MSG_CTL_NODES_REPLY = 62,
 	MSG_CTL_STATUS_REPLY = 63,
+	MSG_CTL_RUN_REPLY = 64,
+	MSG_CTL_EXIT = 65,
+	MSG_CTL_PS_REPLY = 66,
 };
 
 int migr_msg_type_known(uint8_t type);
@@ -138,5 +156,57 @@ int migr_status_decode(const void *p, size_t n, struct migr_status *s);
 void migr_error_encode(struct mw *w, int code, const char *msg);
 #define MIGR_ERRMSG_MAX 511
 int migr_error_decode(const void *p, size_t n, int *code, char msg[MIGR_ERRMSG_MAX + 1]);
+
+/* ---- jobs ---- */
+
+/* Strings packed NUL-separated in one allocation: argv, the environment. */
+struct migr_strv {
+	uint32_t count;
+	uint32_t len;		/* bytes in data, every string's NUL included */
+	char *data;
+};
+void migr_strv_from(struct migr_strv *v, char *const *list);
+/* A NULL-terminated array pointing into v->data; free() it (not the strings). */
+char **migr_strv_list(const struct migr_strv *v);
+void migr_strv_free(struct migr_strv *v);
+
+#define JOB_GROUPS_MAX 64
+#define JOB_RLIMITS_MAX 16
+
+struct migr_rlimit {
+	uint8_t resource;
+	uint64_t cur, max;
+};
+
+/* Everything needed to start a job, wherever it runs. */
+struct migr_job_spec {
+	char gpid[MIGR_GPID_MAX + 1];	/* filled by the home node */
+	char home[MIGR_NAME_MAX + 1];
+	char node[MIGR_NAME_MAX + 1];	/* requested: "", "best" or a name */
+	uint32_t uid, gid;		/* filled from SO_PEERCRED at home */
+	uint16_t ngroups;
+	uint32_t groups[JOB_GROUPS_MAX];
+	uint32_t umask;
+	uint32_t flags;
+	char cwd[4096];
+	uint8_t nrlimits;
+	struct migr_rlimit rlimits[JOB_RLIMITS_MAX];
+	struct migr_strv argv, env;
+};
+void migr_job_spec_encode(struct mw *w, const struct migr_job_spec *s);
+/* Allocates argv and env (migr_job_spec_free). */
+int migr_job_spec_decode(struct mr *r, struct migr_job_spec *s);
+void migr_job_spec_free(struct migr_job_spec *s);
+
+void migr_job_encode(struct mw *w, const struct migr_job *j);
+void migr_job_decode(struct mr *r, struct migr_job *j);
+/* A list of jobs: u32 count, then each. At most MIGR_JOBS_MAX. */
+#define MIGR_JOBS_MAX 1024
+void migr_jobs_encode(struct mw *w, const struct migr_job *jobs, size_t n);
+int migr_jobs_decode(struct mr *r, struct migr_job **jobs, size_t *n);
+
+int migr_gpid_valid(const char *gpid);
+/* The home node's name of a gpid, into home[MIGR_NAME_MAX + 1]; -1 if malformed. */
+int migr_gpid_home(const char *gpid, char *home);
 
 #endif

@@ -3,6 +3,8 @@
 #include <config.h>
 
 #include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "jobs.h"
 #include "log.h"
 #include "loop.h"
 #include "migrd.h"
@@ -24,35 +27,74 @@
 #define CLIENT_OUT_MAX (1024 * 1024)
 
 struct client {
+	uint64_t id;		/* jobs.c refers to clients by id: they may go at any time */
 	int fd;
 	struct ucred cred;
-	uint8_t in[MIGR_FRAME_HDR + 4096];	/* requests are small */
+	uint8_t *in;		/* room for one whole frame */
 	size_t inlen;
+	int fds[3];		/* descriptors received (SCM_RIGHTS), for a run request */
+	int nfds;
 	struct mw out;
+	struct client *next;
 };
 
 static int ctl_fd = -1;
 static unsigned nclients;
+static uint64_t last_id;
+static struct client *clients;
+
+static struct client *client_find(uint64_t id)
+{
+	for (struct client *c = clients; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
 
 static void client_close(struct client *c, const char *why)
 {
 	if (why)
 		log_warnx("control: pid %d uid %d: %s", (int)c->cred.pid, (int)c->cred.uid, why);
+	for (struct client **cp = &clients; *cp; cp = &(*cp)->next)
+		if (*cp == c) {
+			*cp = c->next;
+			break;
+		}
+	jobs_client_gone(c->id);
 	loop_del(c->fd);
 	close(c->fd);
+	for (int i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
 	mw_free(&c->out);
+	free(c->in);
 	free(c);
 	nclients--;
 }
 
-static void reply_error(struct client *c, int code, const char *msg)
+/* Queues a frame for a client, if it is still there, and writes what it can now. */
+void control_send(uint64_t id, const struct mw *frame)
 {
+	struct client *c = client_find(id);
+	if (!c)
+		return;
+	mw_bytes(&c->out, frame->buf, frame->len);
+	/* written by the loop: the caller may be inside this client's own callback */
+	loop_mod(c->fd, EPOLLIN | EPOLLOUT);
+}
+
+void control_error(uint64_t id, int code, const char *fmt, ...)
+{
+	char msg[MIGR_ERRMSG_MAX + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_CTL_ERROR);
 	migr_error_encode(&w, code, msg);
 	mw_frame_end(&w);
-	mw_bytes(&c->out, w.buf, w.len);
+	control_send(id, &w);
 	mw_free(&w);
 }
 
@@ -115,7 +157,7 @@ static void do_status(struct client *c)
 static void do_leave(struct client *c)
 {
 	if (c->cred.uid != 0) {
-		reply_error(c, -EPERM, "leave: only root may take a node out of the cluster");
+		control_error(c->id, -EPERM, "leave: only root may take a node out of the cluster");
 		return;
 	}
 	mw_frame_begin(&c->out, MSG_CTL_OK);
@@ -126,31 +168,125 @@ static void do_leave(struct client *c)
 	migrd_shutdown("leaving the cluster (mctl leave)");
 }
 
-/* Returns -1 if the client was closed. */
-static int handle_request(struct client *c, const struct migr_frame_hdr *h)
+/* The caller's supplementary groups, from the kernel, not from what it says. */
+static int peer_groups(int fd, struct migr_job_spec *s)
 {
-	switch (h->type) {
-	case MSG_CTL_NODES:
-		do_nodes(c);
-		break;
-	case MSG_CTL_STATUS:
-		do_status(c);
-		break;
-	case MSG_CTL_LEAVE:
-		do_leave(c);
-		break;
-	default:
-		client_close(c, "not a request message, closed");
+	gid_t groups[JOB_GROUPS_MAX];
+	socklen_t len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return -1;
+	s->ngroups = (uint16_t)(len / sizeof(gid_t));
+	for (uint16_t i = 0; i < s->ngroups; i++)
+		s->groups[i] = groups[i];
+	return 0;
+}
+
+static int do_run(struct client *c, struct mr *r)
+{
+	struct migr_job_spec s;
+	if (c->nfds != 3 || migr_job_spec_decode(r, &s) < 0 || mr_end(r) < 0)
+		return -1;
+	s.uid = c->cred.uid;
+	s.gid = c->cred.gid;
+	if (peer_groups(c->fd, &s) < 0) {
+		migr_job_spec_free(&s);
 		return -1;
 	}
+	c->nfds = 0;	/* the job owns them now */
+	jobs_run(c->id, &s, c->fds);
 	return 0;
+}
+
+/* Returns -1 if the request is malformed. */
+static int handle_request(struct client *c, const struct migr_frame_hdr *h, const uint8_t *p)
+{
+	struct mr r;
+	char name[MIGR_GPID_MAX + 1];
+	mr_init(&r, p, h->len);
+	if (h->type != MSG_CTL_RUN && c->nfds)
+		return -1;	/* descriptors only come with a run request */
+	switch (h->type) {
+	case MSG_CTL_NODES:
+	case MSG_CTL_STATUS:
+	case MSG_CTL_LEAVE:
+		if (h->len != 0)
+			return -1;
+		if (h->type == MSG_CTL_NODES)
+			do_nodes(c);
+		else if (h->type == MSG_CTL_STATUS)
+			do_status(c);
+		else
+			do_leave(c);
+		return 0;
+	case MSG_CTL_RUN:
+		return do_run(c, &r);
+	case MSG_CTL_SIGNAL: {
+		uint32_t sig = mr_u32(&r);
+		if (mr_end(&r) < 0 || sig == 0 || sig >= NSIG)
+			return -1;
+		jobs_client_signal(c->id, (int)sig);
+		return 0;
+	}
+	case MSG_CTL_KILL: {
+		mr_str(&r, name, MIGR_GPID_MAX);
+		uint32_t sig = mr_u32(&r);
+		if (mr_end(&r) < 0)
+			return -1;
+		jobs_kill(c->id, c->cred.uid, name, (int)sig);
+		return 0;
+	}
+	case MSG_CTL_PS:
+		mr_str(&r, name, MIGR_NAME_MAX);
+		if (mr_end(&r) < 0)
+			return -1;
+		jobs_ps(c->id, name);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Reads, keeping any descriptors that come along (at most three, for a run request). */
+static ssize_t client_read(struct client *c)
+{
+	char cbuf[CMSG_SPACE(3 * sizeof(int))];
+	struct iovec iov = { .iov_base = c->in + c->inlen,
+			     .iov_len = MIGR_FRAME_HDR + MIGR_FRAME_MAX - c->inlen };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		int *fds = (int *)CMSG_DATA(cm);
+		for (int i = 0; i < k; i++) {
+			if (c->nfds < 3)
+				c->fds[c->nfds++] = fds[i];
+			else
+				close(fds[i]);
+		}
+		if (k > 3)
+			mh.msg_flags |= MSG_CTRUNC;
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return n;
 }
 
 static void client_io(int fd, uint32_t events, void *arg)
 {
 	struct client *c = arg;
 	if (events & EPOLLIN) {
-		ssize_t n = read(fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+		ssize_t n = client_read(c);
+		if (n < 0 && errno == EBADMSG) {
+			client_close(c, "too many descriptors, closed");
+			return;
+		}
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			client_close(c, NULL);
 			return;
@@ -160,8 +296,6 @@ static void client_io(int fd, uint32_t events, void *arg)
 		while (c->inlen >= MIGR_FRAME_HDR) {
 			struct migr_frame_hdr h;
 			int r = migr_hdr_decode(c->in, &h);
-			if (r == 0 && MIGR_FRAME_HDR + h.len > sizeof(c->in))
-				r = MIGR_ETOOBIG;
 			if (r < 0) {
 				char why[128];
 				snprintf(why, sizeof(why), "bad frame (%s), closed", migr_strerror(r));
@@ -170,13 +304,13 @@ static void client_io(int fd, uint32_t events, void *arg)
 			}
 			if (c->inlen < MIGR_FRAME_HDR + h.len)
 				break;
-			/* no request carries a payload yet */
-			if (h.len != 0) {
-				client_close(c, "request with an unexpected payload, closed");
+			if (handle_request(c, &h, c->in + MIGR_FRAME_HDR) < 0) {
+				char why[128];
+				snprintf(why, sizeof(why), "malformed %s request, closed",
+					 migr_msg_type_name(h.type));
+				client_close(c, why);
 				return;
 			}
-			if (handle_request(c, &h) < 0)
-				return;
 			size_t used = MIGR_FRAME_HDR + h.len;
 			memmove(c->in, c->in + used, c->inlen - used);
 			c->inlen -= used;
@@ -219,6 +353,10 @@ static void control_accept(int fd, uint32_t events, void *arg)
 		return;
 	}
 	mw_init(&c->out);
+	c->id = ++last_id;
+	c->in = xmalloc(MIGR_FRAME_HDR + MIGR_FRAME_MAX);
+	c->next = clients;
+	clients = c;
 	nclients++;
 	loop_add(cfd, EPOLLIN, client_io, c);
 }
@@ -262,6 +400,8 @@ void control_close(void)
 {
 	if (ctl_fd < 0)
 		return;
+	while (clients)
+		client_close(clients, NULL);
 	loop_del(ctl_fd);
 	close(ctl_fd);
 	unlink(migrd.conf.socket);

@@ -3,7 +3,15 @@
 #ifndef MIGR_CONTROL_H
 #define MIGR_CONTROL_H
 
+#include <stdint.h>
+
+#include "proto.h"
+
 void control_init(void);
 void control_close(void);
+/* Replies to a client by id; a client that has gone is skipped. */
+void control_send(uint64_t id, const struct mw *frame);
+void control_error(uint64_t id, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -12,11 +12,13 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "checks.h"
 #include "control.h"
+#include "jobs.h"
 #include "load.h"
 #include "log.h"
 #include "loop.h"
@@ -62,13 +64,15 @@ static void gossip_state_changed(void *ctx, const struct gossip_node *n, int old
 		was = "left";
 	log_info("%s: %s -> %s (incarnation %llu)", gossip_name(n), was, now,
 		 (unsigned long long)n->incarnation);
+	if (n->state == MIGR_NODE_DEAD || n->state == MIGR_NODE_LEFT)
+		jobs_node_down(gossip_name(n));
 }
 
 int migrd_peer_message(const char *peer, uint8_t type, const uint8_t *p, size_t n)
 {
 	static struct migr_gossip_msg m;	/* large; one message at a time */
 	if (type != MSG_GOSSIP)
-		return MIGR_EPROTO;
+		return migrd.leaving ? 0 : jobs_peer_message(peer, type, p, n);
 	int r = migr_gossip_decode(p, n, &m);
 	if (r < 0)
 		return r;
@@ -89,7 +93,8 @@ static void gossip_period(void *arg)
 	v.load_milli = (uint32_t)(migrd.load * 1000 + 0.5);
 	v.cpus_milli = (uint32_t)(migrd.conf.cpus * 1000 + 0.5);
 	v.mem_free_kb = migrd.mem_free_kb;
-	v.jobs = 0;
+	jobs_sample();
+	v.jobs = jobs_running_here();
 	uint64_t now = loop_now();
 	gossip_set_vector(&migrd.gossip, &v, now);
 	gossip_tick(&migrd.gossip, now);
@@ -123,6 +128,13 @@ static void on_signal(int fd, uint32_t events, void *arg)
 		return;
 	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 		migrd_shutdown(si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	if (si.ssi_signo == SIGCHLD) {
+		/* jobs' inits, restored jobs too: we are their subreaper */
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			jobs_reaped(pid, status);
+	}
 }
 
 static void setup_signals(void)
@@ -288,6 +300,7 @@ int main(int argc, char **argv)
 	migrd.started_at = loop_now();
 	setup_signals();
 	load_init(migrd.conf.cgroup);
+	jobs_init();
 	taskstats_open();
 
 	struct gossip_params gp = {
@@ -320,6 +333,7 @@ int main(int argc, char **argv)
 		       NULL);
 	loop_run();
 
+	jobs_shutdown();
 	peers_close_all();
 	control_close();
 	taskstats_close();

@@ -1,0 +1,1212 @@
+/* jobs.c: the job table, the runner's and the home's side of a job (see jobs.h). */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "jobs.h"
+#include "launch.h"
+#include "log.h"
+#include "loop.h"
+#include "migrd.h"
+#include "netlink.h"
+#include "peers.h"
+#include "jobio.h"
+#include "xmalloc.h"
+
+enum { STREAM_IN = 0, STREAM_OUT = 1, STREAM_ERR = 2 };
+
+#define WINDOW (1u << 20)	/* bytes of one stream in flight between runner and home */
+#define CHUNK (64 * 1024)
+#define START_TIMEOUT_MS 10000
+#define PS_TIMEOUT_MS 2000
+#define KILL_TIMEOUT_MS 5000
+#define MIN_FREE_KB (64 * 1024)	/* below this a node takes no new job */
+
+struct job {
+	char gpid[MIGR_GPID_MAX + 1];
+	char home[MIGR_NAME_MAX + 1];
+	char node[MIGR_NAME_MAX + 1];	/* where it runs */
+	uint32_t uid;
+	uint32_t flags;
+	uint32_t moves;
+	char cmd[MIGR_CMD_MAX + 1];
+
+	/* runner: the job runs here */
+	int here;
+	pid_t init_pid;
+	int pipe[3];		/* our ends: stdin's write end, stdout's and stderr's read ends */
+	int watching[3];
+	uint32_t unacked[3];	/* stdout, stderr: sent home, not yet written out there */
+	struct mw inq;		/* stdin bytes not yet in the pipe */
+	int in_eof, in_broken;
+	int exited, status;
+	uint64_t cpu_ns, cpu_at;	/* last sample, for %CPU */
+	double cpu_pct;
+
+	/* home: mrun talks to us */
+	int at_home;
+	uint64_t client;	/* 0 once mrun has gone */
+	int detached;
+	struct user_fd user[3];
+	int user_watching[3];
+	uint32_t in_unacked;
+	int user_in_done;
+	int started;
+	int exit_known, exit_status;
+	struct loop_timer *start_timer;
+
+	struct job *next;
+};
+
+static struct job *jobs;
+static int gc_scheduled;
+static uint64_t next_seq;
+static uint32_t next_req;
+
+struct pending {
+	uint32_t id;
+	uint64_t client;
+	int kind;		/* MSG_PS_REQ or MSG_KILL_REQ */
+	char (*nodes)[MIGR_NAME_MAX + 1];	/* ps: asked, not yet answered ("" once answered) */
+	uint32_t nnodes, left;
+	struct migr_job *found;
+	size_t nfound;
+	struct loop_timer *timer;
+	struct pending *next;
+};
+static struct pending *pendings;
+
+/* ---- routing ---- */
+
+static int is_self(const char *node)
+{
+	return !strcmp(node, migrd.conf.node);
+}
+
+/* Sends a frame to a node by name; to this node it is delivered at once. Returns -1 if
+ * the node is unknown or dead. */
+static int node_send(const char *node, const struct mw *frame)
+{
+	if (is_self(node)) {
+		struct migr_frame_hdr h;
+		migr_hdr_decode(frame->buf, &h);
+		jobs_peer_message(node, h.type, frame->buf + MIGR_FRAME_HDR, h.len);
+		return 0;
+	}
+	const struct gossip_node *n = gossip_find(&migrd.gossip, node);
+	if (!n || n->state == MIGR_NODE_DEAD || n->state == MIGR_NODE_LEFT)
+		return -1;
+	peers_send(gossip_addr(n), n->port, frame);
+	return 0;
+}
+
+static struct job *job_find(const char *gpid)
+{
+	for (struct job *j = jobs; j; j = j->next)
+		if (!strcmp(j->gpid, gpid) && (j->here || j->at_home))
+			return j;
+	return NULL;
+}
+
+static struct job *job_by_client(uint64_t client)
+{
+	for (struct job *j = jobs; client && j; j = j->next)
+		if (j->at_home && j->client == client)
+			return j;
+	return NULL;
+}
+
+static struct job *job_new(const char *gpid)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	snprintf(j->gpid, sizeof(j->gpid), "%s", gpid);
+	for (int i = 0; i < 3; i++) {
+		j->pipe[i] = -1;
+		j->user[i].fd = -1;
+	}
+	mw_init(&j->inq);
+	j->next = jobs;
+	jobs = j;
+	return j;
+}
+
+/* Frees the jobs neither side needs any more. Runs from the loop, never from inside a
+ * handler: messages to this node are delivered in-process, so a job may end while a
+ * caller further up the stack still holds it. */
+static void job_gc(void *arg)
+{
+	gc_scheduled = 0;
+	for (struct job **jp = &jobs; *jp;) {
+		struct job *j = *jp;
+		if (j->here || j->at_home) {
+			jp = &j->next;
+			continue;
+		}
+		*jp = j->next;
+		loop_timer_cancel(j->start_timer);
+		mw_free(&j->inq);
+		free(j);
+	}
+}
+
+static void job_maybe_free(struct job *j)
+{
+	if (j->here || j->at_home || gc_scheduled)
+		return;
+	gc_scheduled = 1;
+	loop_timer_add(0, 0, job_gc, NULL);
+}
+
+/* ---- message building ---- */
+
+static void msg_data(struct mw *w, const char *gpid, int stream, const uint8_t *p, size_t n)
+{
+	mw_frame_begin(w, MSG_JOB_DATA);
+	mw_str(w, gpid);
+	mw_u8(w, (uint8_t)stream);
+	mw_u32(w, (uint32_t)n);
+	mw_bytes(w, p, n);
+	mw_frame_end(w);
+}
+
+static void send_ack(const char *to, const char *gpid, int stream, size_t n)
+{
+	struct mw w;
+	if (!n)
+		return;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_JOB_ACK);
+	mw_str(&w, gpid);
+	mw_u8(&w, (uint8_t)stream);
+	mw_u32(&w, (uint32_t)n);
+	mw_frame_end(&w);
+	node_send(to, &w);
+	mw_free(&w);
+}
+
+static void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t value)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, type);
+	mw_str(&w, gpid);
+	mw_u32(&w, value);
+	mw_frame_end(&w);
+	node_send(to, &w);
+	mw_free(&w);
+}
+
+/* ---- runner side ---- */
+
+static void runner_io(int fd, uint32_t events, void *arg);
+
+static void runner_watch(struct job *j, int s, int on)
+{
+	if (j->pipe[s] < 0 || j->watching[s] == on)
+		return;
+	if (on)
+		loop_add(j->pipe[s], s == STREAM_IN ? EPOLLOUT : EPOLLIN, runner_io, j);
+	else
+		loop_del(j->pipe[s]);
+	j->watching[s] = on;
+}
+
+static void runner_close(struct job *j, int s)
+{
+	if (j->pipe[s] < 0)
+		return;
+	runner_watch(j, s, 0);
+	close(j->pipe[s]);
+	j->pipe[s] = -1;
+}
+
+/* The job's last output has gone home: now its exit status may follow. */
+static void runner_check_done(struct job *j)
+{
+	if (!j->here || !j->exited || j->pipe[STREAM_OUT] >= 0 || j->pipe[STREAM_ERR] >= 0)
+		return;
+	runner_close(j, STREAM_IN);
+	log_info("%s: exited with status %d", j->gpid, j->status);
+	j->here = 0;
+	send_simple(j->home, MSG_JOB_EXIT, j->gpid, (uint32_t)j->status);
+	job_maybe_free(j);
+}
+
+static void runner_read(struct job *j, int s)
+{
+	uint8_t buf[CHUNK];
+	size_t room = WINDOW - j->unacked[s];
+	ssize_t n = read(j->pipe[s], buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	struct mw w;
+	mw_init(&w);
+	msg_data(&w, j->gpid, s, buf, n > 0 ? (size_t)n : 0);
+	if (n > 0)
+		j->unacked[s] += (uint32_t)n;
+	else
+		runner_close(j, s);	/* EOF (or error): tell home, with an empty record */
+	node_send(j->home, &w);
+	mw_free(&w);
+	if (j->pipe[s] >= 0 && j->unacked[s] >= WINDOW)
+		runner_watch(j, s, 0);	/* until home acks */
+	if (n <= 0)
+		runner_check_done(j);
+}
+
+static void runner_write_stdin(struct job *j)
+{
+	size_t done = 0;
+	while (done < j->inq.len && j->pipe[STREAM_IN] >= 0) {
+		ssize_t n = write(j->pipe[STREAM_IN], j->inq.buf + done, j->inq.len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {	/* the job closed its stdin: the rest is dropped */
+			j->in_broken = 1;
+			runner_close(j, STREAM_IN);
+			done = j->inq.len;
+			break;
+		}
+		done += (size_t)n;
+	}
+	memmove(j->inq.buf, j->inq.buf + done, j->inq.len - done);
+	j->inq.len -= done;
+	send_ack(j->home, j->gpid, STREAM_IN, done);
+	if (j->inq.len == 0 && j->in_eof)
+		runner_close(j, STREAM_IN);
+	else
+		runner_watch(j, STREAM_IN, j->inq.len > 0);
+}
+
+static void runner_io(int fd, uint32_t events, void *arg)
+{
+	struct job *j = arg;
+	if (fd == j->pipe[STREAM_IN])
+		runner_write_stdin(j);
+	else if (fd == j->pipe[STREAM_OUT])
+		runner_read(j, STREAM_OUT);
+	else if (fd == j->pipe[STREAM_ERR])
+		runner_read(j, STREAM_ERR);
+}
+
+static void command_line(const struct migr_strv *argv, char *out, size_t outlen)
+{
+	char **list = migr_strv_list(argv);
+	out[0] = '\0';
+	for (uint32_t i = 0; i < argv->count; i++) {
+		size_t len = strlen(out);
+		snprintf(out + len, outlen - len, "%s%s", i ? " " : "", list[i]);
+	}
+	free(list);
+}
+
+static void send_failed(const char *home, const char *gpid, int code, const char *msg)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_JOB_FAILED);
+	mw_str(&w, gpid);
+	mw_u32(&w, (uint32_t)code);
+	char buf[MIGR_ERRMSG_MAX + 1];
+	snprintf(buf, sizeof(buf), "%s", msg);
+	mw_str(&w, buf);
+	mw_frame_end(&w);
+	node_send(home, &w);
+	mw_free(&w);
+}
+
+/* MSG_JOB_START: start the job here, or say why not. */
+static void runner_start(struct migr_job_spec *s)
+{
+	char err[600];
+	int ours[3] = { -1, -1, -1 }, theirs[3] = { -1, -1, -1 }, p[2];
+
+	if (job_find(s->gpid) && job_find(s->gpid)->here) {
+		send_failed(s->home, s->gpid, -EEXIST, "job already runs here");
+		return;
+	}
+	if (migrd.mem_free_kb && migrd.mem_free_kb < MIN_FREE_KB) {
+		snprintf(err, sizeof(err), "node %s is full: %llu kB of memory free",
+			 migrd.conf.node, (unsigned long long)migrd.mem_free_kb);
+		send_failed(s->home, s->gpid, -ENOSPC, err);
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
+			goto fail;
+		}
+		ours[i] = i == STREAM_IN ? p[1] : p[0];
+		theirs[i] = i == STREAM_IN ? p[0] : p[1];
+		fcntl(ours[i], F_SETFL, O_NONBLOCK);
+	}
+	pid_t pid;
+	char why[512];
+	if (launch_job(s, theirs, migrd.conf.cgroup, &pid, why, sizeof(why)) < 0) {
+		snprintf(err, sizeof(err), "cannot start on %s: %s", migrd.conf.node, why);
+		goto fail;
+	}
+	for (int i = 0; i < 3; i++)
+		close(theirs[i]);
+
+	struct job *j = job_find(s->gpid);
+	if (!j)
+		j = job_new(s->gpid);
+	snprintf(j->home, sizeof(j->home), "%s", s->home);
+	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
+	j->uid = s->uid;
+	j->flags = s->flags;
+	command_line(&s->argv, j->cmd, sizeof(j->cmd));
+	j->here = 1;
+	j->init_pid = pid;
+	j->cpu_at = loop_now();
+	for (int i = 0; i < 3; i++)
+		j->pipe[i] = ours[i];
+	runner_watch(j, STREAM_OUT, 1);
+	runner_watch(j, STREAM_ERR, 1);
+	log_info("%s: started for uid %u (home %s), init pid %d: %s", j->gpid, j->uid, j->home,
+		 (int)pid, j->cmd);
+	send_simple(j->home, MSG_JOB_STARTED, j->gpid, (uint32_t)pid);
+	return;
+fail:
+	for (int i = 0; i < 3; i++) {
+		if (ours[i] >= 0)
+			close(ours[i]);
+		if (theirs[i] >= 0)
+			close(theirs[i]);
+	}
+	log_warnx("%s: %s", s->gpid, err);
+	send_failed(s->home, s->gpid, -EIO, err);
+}
+
+void jobs_reaped(pid_t pid, int status)
+{
+	for (struct job *j = jobs; j; j = j->next) {
+		if (!j->here || j->init_pid != pid || j->exited)
+			continue;
+		j->exited = 1;
+		j->status = WIFEXITED(status) ? WEXITSTATUS(status)
+			    : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+						  : 255;
+		runner_check_done(j);
+		return;
+	}
+}
+
+/* ---- home side ---- */
+
+static void home_user_io(int fd, uint32_t events, void *arg);
+
+static void home_watch(struct job *j, int s, int on)
+{
+	struct user_fd *u = &j->user[s];
+	if (u->fd < 0 || !u->pollable || j->user_watching[s] == on)
+		return;
+	if (on)
+		loop_add(u->fd, s == STREAM_IN ? EPOLLIN : EPOLLOUT, home_user_io, j);
+	else
+		loop_del(u->fd);
+	j->user_watching[s] = on;
+}
+
+static void home_close_user(struct job *j)
+{
+	for (int s = 0; s < 3; s++) {
+		home_watch(j, s, 0);
+		user_fd_close(&j->user[s]);
+	}
+}
+
+static void home_reply_error(struct job *j, const char *msg)
+{
+	if (j->client)
+		control_error(j->client, -EIO, "%s", msg);
+	j->client = 0;
+	home_close_user(j);
+	j->at_home = 0;
+	job_maybe_free(j);
+}
+
+/* The exit status goes to mrun after the job's last output has been written out. */
+static void home_try_exit(struct job *j)
+{
+	if (!j->exit_known || j->user[STREAM_OUT].queue.len || j->user[STREAM_ERR].queue.len)
+		return;
+	if (j->client) {
+		struct mw w;
+		mw_init(&w);
+		mw_frame_begin(&w, MSG_CTL_EXIT);
+		mw_u32(&w, (uint32_t)j->exit_status);
+		mw_frame_end(&w);
+		control_send(j->client, &w);
+		mw_free(&w);
+	}
+	home_close_user(j);
+	j->client = 0;
+	j->at_home = 0;
+	job_maybe_free(j);
+}
+
+static void home_pump_stdin(struct job *j)
+{
+	struct user_fd *u = &j->user[STREAM_IN];
+	uint8_t buf[CHUNK];
+	while (!j->user_in_done && !j->exit_known && u->fd >= 0 && j->in_unacked < WINDOW) {
+		size_t room = WINDOW - j->in_unacked;
+		ssize_t n = read(u->fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		struct mw w;
+		mw_init(&w);
+		msg_data(&w, j->gpid, STREAM_IN, buf, n > 0 ? (size_t)n : 0);
+		node_send(j->node, &w);
+		mw_free(&w);
+		if (n <= 0) {
+			j->user_in_done = 1;	/* EOF passed on */
+			break;
+		}
+		j->in_unacked += (uint32_t)n;
+		if (u->pollable)
+			break;	/* one read per readiness event */
+	}
+	home_watch(j, STREAM_IN, !j->user_in_done && !j->exit_known && j->in_unacked < WINDOW);
+}
+
+static void home_flush(struct job *j, int s)
+{
+	send_ack(j->node, j->gpid, s, user_fd_flush(&j->user[s]));
+	home_watch(j, s, j->user[s].queue.len > 0);
+	home_try_exit(j);
+}
+
+static void home_user_io(int fd, uint32_t events, void *arg)
+{
+	struct job *j = arg;
+	if (fd == j->user[STREAM_IN].fd)
+		home_pump_stdin(j);
+	else if (fd == j->user[STREAM_OUT].fd)
+		home_flush(j, STREAM_OUT);
+	else if (fd == j->user[STREAM_ERR].fd)
+		home_flush(j, STREAM_ERR);
+}
+
+static void home_started(struct job *j, uint32_t pid)
+{
+	loop_timer_cancel(j->start_timer);
+	j->start_timer = NULL;
+	j->started = 1;
+	if (j->client) {
+		struct mw w;
+		mw_init(&w);
+		mw_frame_begin(&w, MSG_CTL_RUN_REPLY);
+		mw_str(&w, j->gpid);
+		mw_str(&w, j->node);
+		mw_u32(&w, pid);
+		mw_frame_end(&w);
+		control_send(j->client, &w);
+		mw_free(&w);
+	}
+	if (j->detached)
+		j->client = 0;	/* mrun -d leaves at once; no hang-up for it */
+	home_pump_stdin(j);
+}
+
+static void home_start_timeout(void *arg)
+{
+	struct job *j = arg;
+	char msg[128];
+	j->start_timer = NULL;
+	snprintf(msg, sizeof(msg), "node %s did not answer in time", j->node);
+	home_reply_error(j, msg);
+}
+
+/* Least loaded live node; placements made lately count as load, so a burst spreads. */
+static const char *choose_best(void)
+{
+	static struct {
+		char name[MIGR_NAME_MAX + 1];
+		uint64_t at;
+	} recent[64];
+	static unsigned nrecent;
+	uint64_t now = loop_now();
+	const struct gossip_node *best = NULL;
+	double best_score = 0;
+	for (uint32_t i = 0; i < migrd.gossip.count; i++) {
+		const struct gossip_node *n = &migrd.gossip.nodes[i];
+		if (n->state != MIGR_NODE_ALIVE || n->vec.mem_free_kb < MIN_FREE_KB)
+			continue;
+		double cpus = n->vec.cpus_milli ? n->vec.cpus_milli / 1000.0 : 1;
+		double score = n->vec.load_milli / 1000.0;
+		for (unsigned k = 0; k < nrecent && k < 64; k++)
+			if (!strcmp(recent[k].name, gossip_name(n)) &&
+			    now - recent[k].at < 4ull * migrd.conf.gossip_period_ms)
+				score += 1.0 / cpus;
+		if (!best || score < best_score - 1e-9) {
+			best = n;
+			best_score = score;
+		}
+	}
+	if (!best)
+		return migrd.conf.node;
+	snprintf(recent[nrecent % 64].name, sizeof(recent[0].name), "%s", gossip_name(best));
+	recent[nrecent % 64].at = now;
+	nrecent++;
+	return gossip_name(best);
+}
+
+static uint64_t take_seq(void)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/jobs-counter", migrd.conf.state_dir);
+	uint64_t seq = ++next_seq;
+	FILE *f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "%llu\n", (unsigned long long)seq);
+		fclose(f);
+	}
+	return seq;
+}
+
+void jobs_init(void)
+{
+	char path[PATH_MAX + 16];
+	unsigned long long seq = 0;
+	snprintf(path, sizeof(path), "%s/jobs-counter", migrd.conf.state_dir);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu", &seq) != 1)
+			seq = 0;
+		fclose(f);
+	}
+	next_seq = seq;
+}
+
+void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
+{
+	const char *node = s->node;
+	if (!node[0]) {
+		node = migrd.conf.node;
+	} else if (!strcmp(node, "best")) {
+		node = choose_best();
+	} else {
+		const struct gossip_node *n = gossip_find(&migrd.gossip, node);
+		if (!n) {
+			control_error(client, -ENOENT, "%s: no such node", node);
+			goto out;
+		}
+		if (n->state != MIGR_NODE_ALIVE) {
+			control_error(client, -EHOSTDOWN, "%s: node is %s", node,
+				      n->state == MIGR_NODE_LEFT ? "gone (it left)"
+								  : migr_node_state_name(n->state));
+			goto out;
+		}
+	}
+	snprintf(s->gpid, sizeof(s->gpid), "%s.%llu", migrd.conf.node,
+		 (unsigned long long)take_seq());
+	snprintf(s->home, sizeof(s->home), "%s", migrd.conf.node);
+
+	struct job *j = job_new(s->gpid);
+	snprintf(j->home, sizeof(j->home), "%s", migrd.conf.node);
+	snprintf(j->node, sizeof(j->node), "%s", node);
+	j->uid = s->uid;
+	j->flags = s->flags;
+	command_line(&s->argv, j->cmd, sizeof(j->cmd));
+	j->at_home = 1;
+	j->client = client;
+	j->detached = !!(s->flags & MIGR_RUN_DETACHED);
+	int flags[3];
+	for (int i = 0; i < 3; i++)
+		flags[i] = fcntl(fds[i], F_GETFL);
+	for (int i = 0; i < 3; i++) {
+		user_fd_open(&j->user[i], fds[i], flags[i]);
+		fds[i] = -1;
+	}
+
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_JOB_START);
+	migr_job_spec_encode(&w, s);
+	mw_frame_end(&w);
+	if (!is_self(node))
+		j->start_timer = loop_timer_add(START_TIMEOUT_MS, 0, home_start_timeout, j);
+	if (node_send(node, &w) < 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "%s: node is not reachable", node);
+		home_reply_error(j, msg);
+	}
+	mw_free(&w);
+out:
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	migr_job_spec_free(s);
+}
+
+void jobs_client_signal(uint64_t client, int sig)
+{
+	struct job *j = job_by_client(client);
+	if (j && j->started)
+		send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, (uint32_t)sig);
+}
+
+void jobs_client_gone(uint64_t client)
+{
+	struct job *j = job_by_client(client);
+	if (!j)
+		return;
+	j->client = 0;
+	if (j->detached)
+		return;
+	/* mrun went away: the job gets a hang-up, as from a closed terminal */
+	if (j->started && !j->exit_known) {
+		log_info("%s: mrun went away, sending SIGHUP", j->gpid);
+		send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, SIGHUP);
+	}
+	home_close_user(j);
+	if (j->exit_known) {
+		j->at_home = 0;
+		job_maybe_free(j);
+	}
+}
+
+void jobs_node_down(const char *node)
+{
+	for (struct job *j = jobs, *next; j; j = next) {
+		next = j->next;
+		if (!j->at_home || strcmp(j->node, node) || j->exit_known)
+			continue;
+		log_warnx("%s: lost: node %s is down", j->gpid, node);
+		if (!j->started) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "%s: node went down before the job started", node);
+			home_reply_error(j, msg);
+			continue;
+		}
+		if (j->client) {
+			const char *msg = "migr: job lost: the node it ran on went down\n";
+			user_fd_write(&j->user[STREAM_ERR], (const uint8_t *)msg, strlen(msg));
+		}
+		j->exit_known = 1;
+		j->exit_status = 255;
+		j->user[STREAM_OUT].queue.len = j->user[STREAM_ERR].queue.len = 0;
+		home_try_exit(j);
+	}
+}
+
+/* ---- mps: each node reports the jobs running on it ---- */
+
+struct tree_usage {
+	uint64_t cpu_ticks, rss_pages;
+	int count;
+};
+
+/* Adds a process and its descendants (bounded), via /proc/PID/task/PID/children. */
+static void tree_add(pid_t pid, struct tree_usage *u, int depth)
+{
+	char path[96], buf[1024];
+	if (depth > 64 || u->count > 4096)
+		return;
+	u->count++;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		char *p = strrchr(buf, ')');
+		unsigned long long ut, st, cut, cst;
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+				&ut, &st, &cut, &cst) == 4)
+			u->cpu_ticks += ut + st + cut + cst;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((f = fopen(path, "re"))) {
+		unsigned long long size, res;
+		if (fscanf(f, "%llu %llu", &size, &res) == 2)
+			u->rss_pages += res;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if ((f = fopen(path, "re"))) {
+		int child;
+		while (fscanf(f, "%d", &child) == 1)
+			tree_add(child, u, depth + 1);
+		fclose(f);
+	}
+}
+
+/* The user's program: migr-init's first child. */
+static pid_t program_pid(pid_t init)
+{
+	char path[96];
+	int child = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%d", &child) != 1)
+			child = 0;
+		fclose(f);
+	}
+	return child > 0 ? child : init;
+}
+
+static char process_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 'Z';
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p[2] : '?';
+}
+
+static uint64_t job_cpu_ns(const struct job *j, uint64_t *rss_kb)
+{
+	struct tree_usage u = { 0 };
+	tree_add(j->init_pid, &u, 0);
+	long hz = sysconf(_SC_CLK_TCK);
+	if (rss_kb)
+		*rss_kb = u.rss_pages * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+	return u.cpu_ticks * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+void jobs_sample(void)
+{
+	uint64_t now = loop_now();
+	for (struct job *j = jobs; j; j = j->next) {
+		if (!j->here || j->exited)
+			continue;
+		uint64_t cpu = job_cpu_ns(j, NULL);
+		if (now > j->cpu_at && cpu >= j->cpu_ns)
+			j->cpu_pct = (double)(cpu - j->cpu_ns) / 1e6 / (double)(now - j->cpu_at) * 100;
+		j->cpu_ns = cpu;
+		j->cpu_at = now;
+	}
+}
+
+uint32_t jobs_running_here(void)
+{
+	uint32_t n = 0;
+	for (struct job *j = jobs; j; j = j->next)
+		n += j->here && !j->exited;
+	return n;
+}
+
+static size_t local_jobs(struct migr_job **out)
+{
+	size_t n = 0;
+	struct migr_job *list = xcalloc(jobs_running_here() + 1, sizeof(*list));
+	for (struct job *j = jobs; j; j = j->next) {
+		if (!j->here || j->exited || n >= MIGR_JOBS_MAX)
+			continue;
+		struct migr_job *m = &list[n++];
+		snprintf(m->gpid, sizeof(m->gpid), "%s", j->gpid);
+		snprintf(m->home, sizeof(m->home), "%s", j->home);
+		snprintf(m->node, sizeof(m->node), "%s", j->node);
+		pid_t prog = program_pid(j->init_pid);
+		m->pid = (uint32_t)prog;
+		m->uid = j->uid;
+		m->state = process_state(prog);
+		m->cpu = j->cpu_pct;
+		m->cpu_ms = job_cpu_ns(j, &m->rss_kb) / 1000000;
+		m->moves = j->moves;
+		m->flags = j->flags;
+		snprintf(m->cmd, sizeof(m->cmd), "%s", j->cmd);
+	}
+	*out = list;
+	return n;
+}
+
+static struct pending *pending_find(uint32_t id)
+{
+	for (struct pending *p = pendings; p; p = p->next)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+static void pending_free(struct pending *p)
+{
+	for (struct pending **pp = &pendings; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	loop_timer_cancel(p->timer);
+	free(p->nodes);
+	free(p->found);
+	free(p);
+}
+
+static void ps_finish(struct pending *p)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_PS_REPLY);
+	migr_jobs_encode(&w, p->found, p->nfound);
+	mw_u32(&w, p->left);
+	for (uint32_t i = 0; i < p->nnodes; i++)
+		if (p->nodes[i][0])
+			mw_str(&w, p->nodes[i]);
+	mw_frame_end(&w);
+	control_send(p->client, &w);
+	mw_free(&w);
+	p->timer = NULL;
+	pending_free(p);
+}
+
+static void pending_timeout(void *arg)
+{
+	struct pending *p = pending_find((uint32_t)(uintptr_t)arg);
+	if (!p)
+		return;
+	p->timer = NULL;
+	if (p->kind == MSG_PS_REQ) {
+		ps_finish(p);
+	} else {
+		control_error(p->client, -ETIMEDOUT, "the job's home node did not answer in time");
+		pending_free(p);
+	}
+}
+
+static struct pending *pending_new(uint64_t client, int kind, unsigned timeout_ms)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+	p->id = ++next_req;
+	p->client = client;
+	p->kind = kind;
+	p->next = pendings;
+	pendings = p;
+	p->timer = loop_timer_add(timeout_ms, 0, pending_timeout, (void *)(uintptr_t)p->id);
+	return p;
+}
+
+void jobs_ps(uint64_t client, const char *node)
+{
+	struct gossip *g = &migrd.gossip;
+	struct pending *p = pending_new(client, MSG_PS_REQ, PS_TIMEOUT_MS);
+	uint32_t id = p->id;
+	p->nodes = xcalloc(g->count, sizeof(*p->nodes));
+	for (uint32_t i = 0; i < g->count; i++) {
+		const struct gossip_node *n = &g->nodes[i];
+		if (n->state != MIGR_NODE_ALIVE && n->state != MIGR_NODE_SUSPECT && i != 0)
+			continue;
+		if (node[0] && strcmp(node, gossip_name(n)))
+			continue;
+		snprintf(p->nodes[p->nnodes++], sizeof(p->nodes[0]), "%s", gossip_name(n));
+	}
+	if (node[0] && p->nnodes == 0) {
+		control_error(client, -ENOENT, "%s: no such live node", node);
+		pending_free(p);
+		return;
+	}
+	p->left = p->nnodes;
+	/* ask them all at once; our own answer arrives before this loop ends */
+	for (uint32_t i = 0, n = p->nnodes; i < n; i++) {
+		char name[MIGR_NAME_MAX + 1];
+		snprintf(name, sizeof(name), "%s", p->nodes[i]);
+		struct mw w;
+		mw_init(&w);
+		mw_frame_begin(&w, MSG_PS_REQ);
+		mw_u32(&w, id);
+		mw_frame_end(&w);
+		node_send(name, &w);
+		mw_free(&w);
+		if (!pending_find(id))
+			return;	/* every node answered already */
+	}
+}
+
+static void ps_reply_in(const char *from, uint32_t id, struct migr_job *found, size_t n)
+{
+	struct pending *p = pending_find(id);
+	if (!p || p->kind != MSG_PS_REQ) {
+		free(found);
+		return;
+	}
+	for (uint32_t i = 0; i < p->nnodes; i++) {
+		if (strcmp(p->nodes[i], from))
+			continue;
+		p->nodes[i][0] = '\0';
+		p->left--;
+		p->found = xrealloc(p->found, (p->nfound + n + 1) * sizeof(*p->found));
+		memcpy(p->found + p->nfound, found, n * sizeof(*found));
+		p->nfound += n;
+		break;
+	}
+	free(found);
+	if (p->left == 0)
+		ps_finish(p);
+}
+
+/* ---- mkill: routed through the job's home, which knows where it runs ---- */
+
+/* At the home node: checks the owner, passes the signal on. 0 or -errno with msg. */
+static int kill_at_home(uint32_t uid, const char *gpid, int sig, char *msg, size_t len)
+{
+	struct job *j = job_find(gpid);
+	if (!j || !j->at_home || j->exit_known) {
+		snprintf(msg, len, "%s: no such job", gpid);
+		return -ESRCH;
+	}
+	if (uid != 0 && uid != j->uid) {
+		snprintf(msg, len, "%s: not your job (it belongs to uid %u)", gpid, j->uid);
+		return -EPERM;
+	}
+	if (!j->started) {
+		snprintf(msg, len, "%s: not started yet", gpid);
+		return -EAGAIN;
+	}
+	send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, (uint32_t)sig);
+	msg[0] = '\0';
+	return 0;
+}
+
+static void reply_ok(uint64_t client)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_OK);
+	mw_frame_end(&w);
+	control_send(client, &w);
+	mw_free(&w);
+}
+
+void jobs_kill(uint64_t client, uint32_t uid, const char *gpid, int sig)
+{
+	char home[MIGR_NAME_MAX + 1], msg[256];
+	if (sig < 0 || sig >= NSIG || migr_gpid_home(gpid, home) < 0) {
+		control_error(client, -EINVAL, "%s: not a job id (want NODE.N)", gpid);
+		return;
+	}
+	if (is_self(home)) {
+		int r = kill_at_home(uid, gpid, sig, msg, sizeof(msg));
+		if (r < 0)
+			control_error(client, r, "%s", msg);
+		else
+			reply_ok(client);
+		return;
+	}
+	struct pending *p = pending_new(client, MSG_KILL_REQ, KILL_TIMEOUT_MS);
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_KILL_REQ);
+	mw_u32(&w, p->id);
+	mw_str(&w, gpid);
+	mw_u32(&w, (uint32_t)sig);
+	mw_u32(&w, uid);
+	mw_frame_end(&w);
+	if (node_send(home, &w) < 0) {
+		control_error(client, -EHOSTDOWN, "%s: its home node %s is not reachable", gpid, home);
+		pending_free(p);
+	}
+	mw_free(&w);
+}
+
+/* ---- messages from peers (and from this node to itself) ---- */
+
+static int on_job_data(const char *from, struct mr *r)
+{
+	char gpid[MIGR_GPID_MAX + 1];
+	mr_str(r, gpid, MIGR_GPID_MAX);
+	uint8_t s = mr_u8(r);
+	uint32_t n = mr_u32(r);
+	if (r->bad || s > STREAM_ERR || n != r->left)
+		return MIGR_EPROTO;
+	const uint8_t *data = r->p;
+	r->p += n;
+	r->left = 0;
+	struct job *j = job_find(gpid);
+	if (s == STREAM_IN) {
+		if (!j || !j->here)
+			return 0;	/* the job has ended: nobody wants it */
+		if (n == 0)
+			j->in_eof = 1;
+		if (j->in_broken || j->pipe[STREAM_IN] < 0) {
+			send_ack(j->home, gpid, STREAM_IN, n);
+			return 0;
+		}
+		mw_bytes(&j->inq, data, n);
+		runner_write_stdin(j);
+		return 0;
+	}
+	if (!j || !j->at_home) {
+		send_ack(from, gpid, s, n);	/* keep the runner flowing */
+		return 0;
+	}
+	if (n)
+		send_ack(j->node, gpid, s, user_fd_write(&j->user[s], data, n));
+	home_watch(j, s, j->user[s].queue.len > 0);
+	return 0;
+}
+
+static int on_job_ack(struct mr *r)
+{
+	char gpid[MIGR_GPID_MAX + 1];
+	mr_str(r, gpid, MIGR_GPID_MAX);
+	uint8_t s = mr_u8(r);
+	uint32_t n = mr_u32(r);
+	if (mr_end(r) < 0 || s > STREAM_ERR)
+		return MIGR_EPROTO;
+	struct job *j = job_find(gpid);
+	if (!j)
+		return 0;
+	if (s == STREAM_IN && j->at_home) {
+		j->in_unacked = n > j->in_unacked ? 0 : j->in_unacked - n;
+		home_pump_stdin(j);
+	} else if (s != STREAM_IN && j->here) {
+		j->unacked[s] = n > j->unacked[s] ? 0 : j->unacked[s] - n;
+		if (j->unacked[s] < WINDOW)
+			runner_watch(j, s, 1);
+	}
+	return 0;
+}
+
+int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct mr r;
+	char gpid[MIGR_GPID_MAX + 1], msg[MIGR_ERRMSG_MAX + 1];
+	mr_init(&r, p, n);
+	switch (type) {
+	case MSG_JOB_START: {
+		struct migr_job_spec s;
+		if (migr_job_spec_decode(&r, &s) < 0)
+			return MIGR_EPROTO;
+		if (mr_end(&r) < 0 || strcmp(s.home, from) || !migr_gpid_valid(s.gpid)) {
+			migr_job_spec_free(&s);
+			return MIGR_EPROTO;
+		}
+		runner_start(&s);
+		migr_job_spec_free(&s);
+		return 0;
+	}
+	case MSG_JOB_STARTED:
+	case MSG_JOB_EXIT:
+	case MSG_JOB_SIGNAL: {
+		mr_str(&r, gpid, MIGR_GPID_MAX);
+		uint32_t v = mr_u32(&r);
+		if (mr_end(&r) < 0)
+			return MIGR_EPROTO;
+		struct job *j = job_find(gpid);
+		if (type == MSG_JOB_SIGNAL) {
+			if (j && j->here && !j->exited && v > 0 && v < NSIG)
+				kill(j->init_pid, (int)v);
+		} else if (j && j->at_home && !strcmp(j->node, from)) {
+			if (type == MSG_JOB_STARTED) {
+				home_started(j, v);
+			} else {
+				j->exit_known = 1;
+				j->exit_status = (int)v;
+				home_try_exit(j);
+			}
+		}
+		return 0;
+	}
+	case MSG_JOB_FAILED: {
+		mr_str(&r, gpid, MIGR_GPID_MAX);
+		mr_u32(&r);
+		mr_str(&r, msg, MIGR_ERRMSG_MAX);
+		if (mr_end(&r) < 0)
+			return MIGR_EPROTO;
+		struct job *j = job_find(gpid);
+		if (j && j->at_home && !j->started && !strcmp(j->node, from))
+			home_reply_error(j, msg);
+		return 0;
+	}
+	case MSG_JOB_DATA:
+		return on_job_data(from, &r);
+	case MSG_JOB_ACK:
+		return on_job_ack(&r);
+	case MSG_PS_REQ: {
+		uint32_t id = mr_u32(&r);
+		if (mr_end(&r) < 0)
+			return MIGR_EPROTO;
+		struct migr_job *list;
+		size_t count = local_jobs(&list);
+		struct mw w;
+		mw_init(&w);
+		mw_frame_begin(&w, MSG_PS_REPLY);
+		mw_u32(&w, id);
+		migr_jobs_encode(&w, list, count);
+		mw_frame_end(&w);
+		free(list);
+		node_send(from, &w);
+		mw_free(&w);
+		return 0;
+	}
+	case MSG_PS_REPLY: {
+		uint32_t id = mr_u32(&r);
+		struct migr_job *list;
+		size_t count;
+		if (r.bad || migr_jobs_decode(&r, &list, &count) < 0)
+			return MIGR_EPROTO;
+		if (mr_end(&r) < 0) {
+			free(list);
+			return MIGR_EPROTO;
+		}
+		ps_reply_in(from, id, list, count);
+		return 0;
+	}
+	case MSG_KILL_REQ: {
+		uint32_t id = mr_u32(&r);
+		mr_str(&r, gpid, MIGR_GPID_MAX);
+		uint32_t sig = mr_u32(&r), uid = mr_u32(&r);
+		if (mr_end(&r) < 0)
+			return MIGR_EPROTO;
+		int code = sig < NSIG ? kill_at_home(uid, gpid, (int)sig, msg, sizeof(msg)) : -EINVAL;
+		struct mw w;
+		mw_init(&w);
+		mw_frame_begin(&w, MSG_KILL_REPLY);
+		mw_u32(&w, id);
+		mw_u32(&w, (uint32_t)code);
+		mw_str(&w, code < 0 ? msg : "");
+		mw_frame_end(&w);
+		node_send(from, &w);
+		mw_free(&w);
+		return 0;
+	}
+	case MSG_KILL_REPLY: {
+		uint32_t id = mr_u32(&r);
+		int code = (int)mr_u32(&r);
+		mr_str(&r, msg, MIGR_ERRMSG_MAX);
+		if (mr_end(&r) < 0)
+			return MIGR_EPROTO;
+		struct pending *pend = pending_find(id);
+		if (!pend || pend->kind != MSG_KILL_REQ)
+			return 0;
+		if (code < 0)
+			control_error(pend->client, code, "%s", msg);
+		else
+			reply_ok(pend->client);
+		pending_free(pend);
+		return 0;
+	}
+	default:
+		return MIGR_EPROTO;
+	}
+}
+
+void jobs_shutdown(void)
+{
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->here && !j->exited)
+			kill(j->init_pid, SIGHUP);
+}

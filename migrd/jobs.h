@@ -1,0 +1,38 @@
+/* jobs.h: jobs started with mrun: this node's part of the cluster-wide process table.
+ *
+ * A job has a home (the node its mrun talks to) and a node where it runs; they may be the
+ * same. The runner holds the job's stdio pipes and reaps its init; the home holds the
+ * descriptors mrun handed over, and a pointer to where the job runs. Between the two,
+ * stdin, stdout and stderr flow as MSG_JOB_DATA with credit-based flow control, and the
+ * exit status follows the job's last output. The same messages serve a job that runs at
+ * home: they are delivered in-process. */
+#ifndef MIGR_JOBS_H
+#define MIGR_JOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+void jobs_init(void);
+/* Control requests; fds and spec become the job's. Replies go to the client by id. */
+void jobs_run(uint64_t client, struct migr_job_spec *spec, int fds[3]);
+void jobs_client_signal(uint64_t client, int sig);
+void jobs_kill(uint64_t client, uint32_t uid, const char *gpid, int sig);
+void jobs_ps(uint64_t client, const char *node);
+void jobs_client_gone(uint64_t client);
+
+/* A job message from an authenticated peer (or this node); negative if malformed. */
+int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n);
+/* A child of migrd ended (migr-init of a job here). */
+void jobs_reaped(pid_t pid, int status);
+/* Gossip says a node is dead or left. */
+void jobs_node_down(const char *node);
+/* Once per period: CPU use samples. */
+void jobs_sample(void);
+uint32_t jobs_running_here(void);
+/* migrd is stopping: jobs here get SIGHUP, as from a terminal hang-up. */
+void jobs_shutdown(void);
+
+#endif
