@@ -710,38 +710,47 @@ void jobs_node_down(const char *node)
 /* ---- mps: each node reports the jobs running on it ---- */
 
 struct tree_usage {
-	uint64_t cpu_ticks, rss_pages;
+	uint64_t cpu_ns, rss_kb;
 	int count;
 };
 
-/* Adds a process and its descendants (bounded), via /proc/PID/task/PID/children. */
+/* CPU time of the children a process has reaped (they are gone from the tree). */
+static uint64_t reaped_children_ns(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long cut = 0, cst = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %llu %llu",
+			 &cut, &cst) != 2)
+		return 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	return (cut + cst) * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+/* Adds a process and its descendants (bounded), found through
+ * /proc/PID/task/PID/children; CPU from taskstats (netlink.c). */
 static void tree_add(pid_t pid, struct tree_usage *u, int depth)
 {
-	char path[96], buf[1024];
+	char path[96];
+	struct task_usage tu;
 	if (depth > 64 || u->count > 4096)
 		return;
 	u->count++;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (task_usage(pid, &tu) == 0) {
+		u->cpu_ns += tu.cpu_ns;
+		u->rss_kb += tu.rss_kb;
+	}
+	u->cpu_ns += reaped_children_ns(pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
 	FILE *f = fopen(path, "re");
 	if (f) {
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		buf[n] = '\0';
-		fclose(f);
-		char *p = strrchr(buf, ')');
-		unsigned long long ut, st, cut, cst;
-		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
-				&ut, &st, &cut, &cst) == 4)
-			u->cpu_ticks += ut + st + cut + cst;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-	if ((f = fopen(path, "re"))) {
-		unsigned long long size, res;
-		if (fscanf(f, "%llu %llu", &size, &res) == 2)
-			u->rss_pages += res;
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	if ((f = fopen(path, "re"))) {
 		int child;
 		while (fscanf(f, "%d", &child) == 1)
 			tree_add(child, u, depth + 1);
@@ -782,10 +791,9 @@ static uint64_t job_cpu_ns(const struct job *j, uint64_t *rss_kb)
 {
 	struct tree_usage u = { 0 };
 	tree_add(j->init_pid, &u, 0);
-	long hz = sysconf(_SC_CLK_TCK);
 	if (rss_kb)
-		*rss_kb = u.rss_pages * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
-	return u.cpu_ticks * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+		*rss_kb = u.rss_kb;
+	return u.cpu_ns;
 }
 
 void jobs_sample(void)
