@@ -303,6 +303,35 @@ int migr_kill(struct migr_client *c, const char *gpid, int sig)
 	return r;
 }
 
+int migr_migrate(struct migr_client *c, const char *gpid, const char *node, int mode,
+		 struct migr_move *move)
+{
+	struct mw req;
+	uint8_t *p;
+	size_t n;
+	if (!migr_gpid_valid(gpid))
+		return -EINVAL;
+	/* a big lazy move may take minutes; the daemon has its own timeouts */
+	struct timeval tv = { .tv_sec = 400 };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	mw_init(&req);
+	mw_str(&req, gpid);
+	mw_str(&req, node);
+	mw_u8(&req, (uint8_t)mode);
+	int r = call(c, MSG_CTL_MIGRATE, &req, MSG_CTL_MIGRATE_REPLY, &p, &n);
+	mw_free(&req);
+	if (r < 0)
+		return r;
+	struct mr rd;
+	mr_init(&rd, p, n);
+	move->freeze_ms = mr_u32(&rd);
+	move->total_ms = mr_u32(&rd);
+	mr_str(&rd, move->node, MIGR_NAME_MAX);
+	r = mr_end(&rd);
+	free(p);
+	return r;
+}
+
 int migr_ps(struct migr_client *c, const char *node, struct migr_ps *ps)
 {
 	struct mw req;

@@ -147,6 +147,18 @@ void migr_ps_free(struct migr_ps *ps);
 /* Sends sig to a job anywhere in the cluster (owner or root only). */
 int migr_kill(struct migr_client *client, const char *gpid, int sig);
 
+enum migr_mode { MIGR_MODE_LAZY = 0, MIGR_MODE_COPY = 1 };
+
+struct migr_move {
+	char node[MIGR_NAME_MAX + 1];	/* where the job runs now */
+	uint32_t freeze_ms;		/* from freeze to running again */
+	uint32_t total_ms;		/* until the last page */
+};
+
+/* Moves a job to node ("home": back to its home). Waits until the move is over. */
+int migr_migrate(struct migr_client *client, const char *gpid, const char *node, int mode,
+		 struct migr_move *move);
+
 /* Writes a fresh random cluster key to path (mode 0600); fails if path exists. */
 int migr_key_generate(const char *path);
 

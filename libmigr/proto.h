@@ -42,6 +42,19 @@ enum migr_msg_type {
 	MSG_PS_REPLY = 19,
 	MSG_KILL_REQ = 20,	/* any node -> home -> node */
 	MSG_KILL_REPLY = 21,
+	/* moving a job (migrate.c) */
+	MSG_MIG_REQ = 22,	/* origin -> home -> source */
+	MSG_MIG_RESULT = 23,	/* -> origin */
+	MSG_MIG_OFFER = 24,	/* source -> destination */
+	MSG_MIG_ACCEPT = 25,
+	MSG_MIG_REFUSE = 26,
+	MSG_MIG_IMAGE = 27,	/* a piece of an image file */
+	MSG_MIG_IMAGES_DONE = 28,
+	MSG_MIG_PAGES = 29,	/* the page server's byte stream, both ways */
+	MSG_MIG_RESTORED = 30,	/* destination -> source, home: it runs there */
+	MSG_MIG_DUMPED = 31,	/* source -> destination: how criu dump ended */
+	MSG_MIG_COMMIT = 32,	/* destination -> source, home: done */
+	MSG_MIG_ABORT = 33,	/* anyone -> the others: the source copy lives on */
 	/* control socket: requests */
 	MSG_CTL_NODES = 40,
 	MSG_CTL_STATUS = 41,
@@ -50,6 +63,7 @@ enum migr_msg_type {
 	MSG_CTL_SIGNAL = 44,
 	MSG_CTL_KILL = 45,
 	MSG_CTL_PS = 46,
+	MSG_CTL_MIGRATE = 47,
 	/* control socket: replies */
 	MSG_CTL_OK = 60,
 	MSG_CTL_ERROR = 61,
@@ -58,6 +72,7 @@ enum migr_msg_type {
 	MSG_CTL_RUN_REPLY = 64,
 	MSG_CTL_EXIT = 65,
 	MSG_CTL_PS_REPLY = 66,
+	MSG_CTL_MIGRATE_REPLY = 67,
 };
 
 int migr_msg_type_known(uint8_t type);

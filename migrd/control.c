@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "job.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -233,6 +234,16 @@ static int handle_request(struct client *c, const struct migr_frame_hdr *h, cons
 		if (mr_end(&r) < 0)
 			return -1;
 		jobs_kill(c->id, c->cred.uid, name, (int)sig);
+		return 0;
+	}
+	case MSG_CTL_MIGRATE: {
+		char dest[MIGR_NAME_MAX + 1];
+		mr_str(&r, name, MIGR_GPID_MAX);
+		mr_str(&r, dest, MIGR_NAME_MAX);
+		uint8_t mode = mr_u8(&r);
+		if (mr_end(&r) < 0 || mode > 1)
+			return -1;
+		migrate_request(c->id, c->cred.uid, name, dest, mode);
 		return 0;
 	}
 	case MSG_CTL_PS:

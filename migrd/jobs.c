@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "job.h"
 #include "jobs.h"
 #include "launch.h"
 #include "log.h"
@@ -23,50 +24,11 @@
 #include "jobio.h"
 #include "xmalloc.h"
 
-enum { STREAM_IN = 0, STREAM_OUT = 1, STREAM_ERR = 2 };
-
-#define WINDOW (1u << 20)	/* bytes of one stream in flight between runner and home */
 #define CHUNK (64 * 1024)
 #define START_TIMEOUT_MS 10000
 #define PS_TIMEOUT_MS 2000
 #define KILL_TIMEOUT_MS 5000
 #define MIN_FREE_KB (64 * 1024)	/* below this a node takes no new job */
-
-struct job {
-	char gpid[MIGR_GPID_MAX + 1];
-	char home[MIGR_NAME_MAX + 1];
-	char node[MIGR_NAME_MAX + 1];	/* where it runs */
-	uint32_t uid;
-	uint32_t flags;
-	uint32_t moves;
-	char cmd[MIGR_CMD_MAX + 1];
-
-	/* runner: the job runs here */
-	int here;
-	pid_t init_pid;
-	int pipe[3];		/* our ends: stdin's write end, stdout's and stderr's read ends */
-	int watching[3];
-	uint32_t unacked[3];	/* stdout, stderr: sent home, not yet written out there */
-	struct mw inq;		/* stdin bytes not yet in the pipe */
-	int in_eof, in_broken;
-	int exited, status;
-	uint64_t cpu_ns, cpu_at;	/* last sample, for %CPU */
-	double cpu_pct;
-
-	/* home: mrun talks to us */
-	int at_home;
-	uint64_t client;	/* 0 once mrun has gone */
-	int detached;
-	struct user_fd user[3];
-	int user_watching[3];
-	uint32_t in_unacked;
-	int user_in_done;
-	int started;
-	int exit_known, exit_status;
-	struct loop_timer *start_timer;
-
-	struct job *next;
-};
 
 static struct job *jobs;
 static int gc_scheduled;
@@ -88,14 +50,14 @@ static struct pending *pendings;
 
 /* ---- routing ---- */
 
-static int is_self(const char *node)
+int is_self(const char *node)
 {
 	return !strcmp(node, migrd.conf.node);
 }
 
 /* Sends a frame to a node by name; to this node it is delivered at once. Returns -1 if
  * the node is unknown or dead. */
-static int node_send(const char *node, const struct mw *frame)
+int node_send(const char *node, const struct mw *frame)
 {
 	if (is_self(node)) {
 		struct migr_frame_hdr h;
@@ -110,7 +72,7 @@ static int node_send(const char *node, const struct mw *frame)
 	return 0;
 }
 
-static struct job *job_find(const char *gpid)
+struct job *job_find(const char *gpid)
 {
 	for (struct job *j = jobs; j; j = j->next)
 		if (!strcmp(j->gpid, gpid) && (j->here || j->at_home))
@@ -126,7 +88,7 @@ static struct job *job_by_client(uint64_t client)
 	return NULL;
 }
 
-static struct job *job_new(const char *gpid)
+struct job *job_new(const char *gpid)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 	snprintf(j->gpid, sizeof(j->gpid), "%s", gpid);
@@ -159,7 +121,7 @@ static void job_gc(void *arg)
 	}
 }
 
-static void job_maybe_free(struct job *j)
+void job_maybe_free(struct job *j)
 {
 	if (j->here || j->at_home || gc_scheduled)
 		return;
@@ -194,7 +156,7 @@ static void send_ack(const char *to, const char *gpid, int stream, size_t n)
 	mw_free(&w);
 }
 
-static void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t value)
+void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t value)
 {
 	struct mw w;
 	mw_init(&w);
@@ -210,9 +172,9 @@ static void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t
 
 static void runner_io(int fd, uint32_t events, void *arg);
 
-static void runner_watch(struct job *j, int s, int on)
+void runner_watch(struct job *j, int s, int on)
 {
-	if (j->pipe[s] < 0 || j->watching[s] == on)
+	if (j->pipe[s] < 0 || j->watching[s] == on || (on && j->frozen))
 		return;
 	if (on)
 		loop_add(j->pipe[s], s == STREAM_IN ? EPOLLOUT : EPOLLIN, runner_io, j);
@@ -221,7 +183,7 @@ static void runner_watch(struct job *j, int s, int on)
 	j->watching[s] = on;
 }
 
-static void runner_close(struct job *j, int s)
+void runner_close(struct job *j, int s)
 {
 	if (j->pipe[s] < 0)
 		return;
@@ -231,7 +193,7 @@ static void runner_close(struct job *j, int s)
 }
 
 /* The job's last output has gone home: now its exit status may follow. */
-static void runner_check_done(struct job *j)
+void runner_check_done(struct job *j)
 {
 	if (!j->here || !j->exited || j->pipe[STREAM_OUT] >= 0 || j->pipe[STREAM_ERR] >= 0)
 		return;
@@ -262,6 +224,22 @@ static void runner_read(struct job *j, int s)
 		runner_watch(j, s, 0);	/* until home acks */
 	if (n <= 0)
 		runner_check_done(j);
+}
+
+void runner_drain(struct job *j)
+{
+	uint8_t buf[CHUNK];
+	for (int s = STREAM_OUT; s <= STREAM_ERR; s++) {
+		ssize_t n;
+		while (j->pipe[s] >= 0 && (n = read(j->pipe[s], buf, sizeof(buf))) > 0) {
+			struct mw w;
+			mw_init(&w);
+			msg_data(&w, j->gpid, s, buf, (size_t)n);
+			j->unacked[s] += (uint32_t)n;
+			node_send(j->home, &w);
+			mw_free(&w);
+		}
+	}
 }
 
 static void runner_write_stdin(struct job *j)
@@ -301,7 +279,7 @@ static void runner_io(int fd, uint32_t events, void *arg)
 		runner_read(j, STREAM_ERR);
 }
 
-static void command_line(const struct migr_strv *argv, char *out, size_t outlen)
+void command_line(const struct migr_strv *argv, char *out, size_t outlen)
 {
 	char **list = migr_strv_list(argv);
 	out[0] = '\0';
@@ -393,6 +371,8 @@ fail:
 
 void jobs_reaped(pid_t pid, int status)
 {
+	if (migrate_reaped(pid, status))
+		return;
 	for (struct job *j = jobs; j; j = j->next) {
 		if (!j->here || j->init_pid != pid || j->exited)
 			continue;
@@ -400,7 +380,8 @@ void jobs_reaped(pid_t pid, int status)
 		j->status = WIFEXITED(status) ? WEXITSTATUS(status)
 			    : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
 						  : 255;
-		runner_check_done(j);
+		if (!j->mig)	/* a move decides what this end means */
+			runner_check_done(j);
 		return;
 	}
 }
@@ -459,10 +440,14 @@ static void home_try_exit(struct job *j)
 	job_maybe_free(j);
 }
 
-static void home_pump_stdin(struct job *j)
+void home_pump_stdin(struct job *j)
 {
 	struct user_fd *u = &j->user[STREAM_IN];
 	uint8_t buf[CHUNK];
+	if (j->migrating) {	/* until the job has landed */
+		home_watch(j, STREAM_IN, 0);
+		return;
+	}
 	while (!j->user_in_done && !j->exit_known && u->fd >= 0 && j->in_unacked < WINDOW) {
 		size_t room = WINDOW - j->in_unacked;
 		ssize_t n = read(u->fd, buf, room < sizeof(buf) ? room : sizeof(buf));
@@ -685,6 +670,7 @@ void jobs_client_gone(uint64_t client)
 
 void jobs_node_down(const char *node)
 {
+	migrate_node_down(node);
 	for (struct job *j = jobs, *next; j; j = next) {
 		next = j->next;
 		if (!j->at_home || strcmp(j->node, node) || j->exit_known)
@@ -787,6 +773,13 @@ static char process_state(pid_t pid)
 	return p && p[1] == ' ' && p[2] ? p[2] : '?';
 }
 
+uint64_t job_rss_kb(const struct job *j)
+{
+	struct tree_usage u = { 0 };
+	tree_add(j->init_pid, &u, 0);
+	return u.rss_kb;
+}
+
 static uint64_t job_cpu_ns(const struct job *j, uint64_t *rss_kb)
 {
 	struct tree_usage u = { 0 };
@@ -803,7 +796,8 @@ void jobs_sample(void)
 		if (!j->here || j->exited)
 			continue;
 		uint64_t cpu = job_cpu_ns(j, NULL);
-		if (now > j->cpu_at && cpu >= j->cpu_ns)
+		/* the first sample after a start or a move only sets the base */
+		if (j->cpu_ns && now > j->cpu_at && cpu >= j->cpu_ns)
 			j->cpu_pct = (double)(cpu - j->cpu_ns) / 1e6 / (double)(now - j->cpu_at) * 100;
 		j->cpu_ns = cpu;
 		j->cpu_at = now;
@@ -823,7 +817,7 @@ static size_t local_jobs(struct migr_job **out)
 	size_t n = 0;
 	struct migr_job *list = xcalloc(jobs_running_here() + 1, sizeof(*list));
 	for (struct job *j = jobs; j; j = j->next) {
-		if (!j->here || j->exited || n >= MIGR_JOBS_MAX)
+		if (!j->here || j->exited || j->frozen == 2 || n >= MIGR_JOBS_MAX)
 			continue;
 		struct migr_job *m = &list[n++];
 		snprintf(m->gpid, sizeof(m->gpid), "%s", j->gpid);
@@ -1083,7 +1077,7 @@ static int on_job_ack(struct mr *r)
 	} else if (s != STREAM_IN && j->here) {
 		j->unacked[s] = n > j->unacked[s] ? 0 : j->unacked[s] - n;
 		if (j->unacked[s] < WINDOW)
-			runner_watch(j, s, 1);
+			runner_watch(j, s, 1);	/* not while frozen for a move */
 	}
 	return 0;
 }
@@ -1208,7 +1202,7 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 		return 0;
 	}
 	default:
-		return MIGR_EPROTO;
+		return migrate_peer_message(from, type, p, n);
 	}
 }
 

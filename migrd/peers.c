@@ -394,6 +394,14 @@ void peers_init(void)
 	loop_timer_add(1000, 1000, peers_sweep, NULL);
 }
 
+size_t peers_pending(const char *addr, uint16_t port)
+{
+	for (struct peer *p = peers; p; p = p->next)
+		if (p->outbound && p->port == port && !strcmp(p->addr, addr))
+			return p->out.len + p->pending.len;
+	return 0;
+}
+
 unsigned peers_connected(void)
 {
 	unsigned n = 0;

@@ -7,6 +7,7 @@
 #ifndef MIGR_PEERS_H
 #define MIGR_PEERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto.h"
@@ -17,6 +18,8 @@ void peers_init(void);
  * Best effort: on a queue over its bound the connection is dropped. */
 void peers_send(const char *addr, uint16_t port, const struct mw *frame);
 unsigned peers_connected(void);
+/* Bytes queued to addr:port, not yet sent: bulk senders pace themselves by it. */
+size_t peers_pending(const char *addr, uint16_t port);
 void peers_close_all(void);
 
 #endif

@@ -1,0 +1,84 @@
+/* mmigrate: move a running job to another node. */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mmigrate [--mode lazy|copy] [--json] GPID NODE\n"
+		   "  --mode lazy  (default) the job resumes on NODE at once; its memory follows on\n"
+		   "               demand and in the background (post-copy)\n"
+		   "  --mode copy  all memory moves first, then the job resumes: a longer freeze,\n"
+		   "               but no dependency on the source afterwards\n"
+		   "  --json       print {\"gpid\", \"node\", \"mode\", \"freeze_ms\", \"total_ms\"}\n"
+		   "NODE may be `home': the node the job was started from. Any failure before the job\n"
+		   "runs on NODE leaves it running where it was.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int mode = MIGR_MODE_LAZY, json = 0, c;
+
+	log_init("mmigrate", 0, 0);
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!strcmp(optarg, "lazy"))
+				mode = MIGR_MODE_LAZY;
+			else if (!strcmp(optarg, "copy"))
+				mode = MIGR_MODE_COPY;
+			else {
+				log_warnx("--mode: '%s' is neither lazy nor copy", optarg);
+				return 2;
+			}
+			break;
+		case 'J':
+			json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		log_warnx("want a job id and a node");
+		usage(stderr);
+		return 2;
+	}
+	const char *gpid = argv[optind], *node = argv[optind + 1];
+	struct migr_client *cl = cli_connect();
+	struct migr_move mv;
+	int r = migr_migrate(cl, gpid, node, mode, &mv);
+	if (r == -EINVAL)
+		fatalx("%s: not a job id (want NODE.N)", gpid);
+	if (r < 0)
+		cli_fail(cl, gpid, r);
+	if (json) {
+		printf("{\"gpid\": ");
+		json_str(stdout, gpid);
+		printf(", \"node\": ");
+		json_str(stdout, mv.node);
+		printf(", \"mode\": \"%s\", \"freeze_ms\": %u, \"total_ms\": %u}\n",
+		       mode == MIGR_MODE_LAZY ? "lazy" : "copy", mv.freeze_ms, mv.total_ms);
+	} else {
+		printf("%s: moved to %s (%s): freeze %u ms, total %u ms\n", gpid, mv.node,
+		       mode == MIGR_MODE_LAZY ? "lazy" : "copy", mv.freeze_ms, mv.total_ms);
+	}
+	migr_close(cl);
+	return 0;
+}

@@ -1,0 +1,90 @@
+/* job.h: a job as this node's migrd keeps it, shared by jobs.c (starting, stdio, exit,
+ * mps, mkill) and migrate.c (moving it). Not for the rest of the daemon: jobs.h is. */
+#ifndef MIGR_JOB_H
+#define MIGR_JOB_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "jobio.h"
+#include "loop.h"
+#include "proto.h"
+
+enum { STREAM_IN = 0, STREAM_OUT = 1, STREAM_ERR = 2 };
+
+#define WINDOW (1u << 20)	/* bytes of one stream in flight between runner and home */
+
+struct migration;
+
+struct job {
+	char gpid[MIGR_GPID_MAX + 1];
+	char home[MIGR_NAME_MAX + 1];
+	char node[MIGR_NAME_MAX + 1];	/* where it runs */
+	uint32_t uid;
+	uint32_t flags;
+	uint32_t moves;
+	struct migration *mig;	/* a move under way, here as source or destination */
+	int frozen;		/* source: 1 while criu has it, 2 once it runs elsewhere */
+	char cmd[MIGR_CMD_MAX + 1];
+
+	/* runner: the job runs here */
+	int here;
+	pid_t init_pid;
+	int pipe[3];		/* our ends: stdin's write end, stdout's and stderr's read ends */
+	int watching[3];
+	uint32_t unacked[3];	/* stdout, stderr: sent home, not yet written out there */
+	struct mw inq;		/* stdin bytes not yet in the pipe */
+	int in_eof, in_broken;
+	int exited, status;
+	uint64_t cpu_ns, cpu_at;	/* last sample, for %CPU */
+	double cpu_pct;
+
+	/* home: mrun talks to us */
+	int at_home;
+	uint64_t client;	/* 0 once mrun has gone */
+	int detached;
+	struct user_fd user[3];
+	int user_watching[3];
+	uint32_t in_unacked;
+	int user_in_done;
+	int started;
+	int migrating;		/* a move is under way: stdin waits */
+	char moving_from[MIGR_NAME_MAX + 1];	/* where it lives on if the move fails */
+	int exit_known, exit_status;
+	struct loop_timer *start_timer;
+
+	struct job *next;
+};
+
+
+int is_self(const char *node);
+/* Sends a frame to a node by name; to this node it is delivered at once. -1 if the node
+ * is unknown or dead. */
+int node_send(const char *node, const struct mw *frame);
+struct job *job_find(const char *gpid);
+struct job *job_new(const char *gpid);
+/* Frees the job, later, once neither side needs it. */
+void job_maybe_free(struct job *j);
+void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t value);
+void command_line(const struct migr_strv *argv, char *out, size_t outlen);
+uint64_t job_rss_kb(const struct job *j);
+
+/* runner side */
+void runner_watch(struct job *j, int s, int on);
+void runner_close(struct job *j, int s);
+void runner_check_done(struct job *j);
+/* Forwards everything the job has written so far (it is frozen: nothing more comes). */
+void runner_drain(struct job *j);
+
+/* home side */
+void home_pump_stdin(struct job *j);
+
+/* migrate.c, called from jobs.c */
+int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n);
+void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char *dest,
+		     int mode);
+/* A child ended: 1 if it belonged to a migration. */
+int migrate_reaped(pid_t pid, int status);
+void migrate_node_down(const char *node);
+
+#endif
