@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# Live migration on a real three-node cluster: what a move keeps, and that nothing is lost
+# when a move fails.
+
+load lib/cluster
+
+setup_file() {
+	require_root
+	cluster_up 3
+	export MEMJOB=$MIGR_BUILDDIR/tests/tools/memjob
+	[ -x "$MEMJOB" ] || skip "tests/tools/memjob not built (make check builds it)"
+}
+
+teardown_file() {
+	cluster_down
+}
+
+as_nobody() {
+	on node1 setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+
+node_of() {
+	on node1 mps --json | jq -r --arg g "$1" '.[] | select(.gpid == $g) | .node'
+}
+
+copies_of() {
+	on node1 mps --json | jq --arg g "$1" '[.[] | select(.gpid == $g)] | length'
+}
+
+# lines LOG: the counter lines of a memjob or counter job, as numbers
+counter() {
+	grep -Eo '^[0-9]+' "$1"
+}
+
+# continuous FILE: the numbers in FILE are 1..N with no gap and no repeat
+continuous() {
+	counter "$1" >"$1.n"
+	n=$(wc -l <"$1.n")
+	[ "$n" -gt 0 ] && seq 1 "$n" | cmp -s - "$1.n"
+}
+
+@test "a 300 MiB job keeps its memory across lazy and copy moves, and comes home" {
+	out=$BATS_TEST_TMPDIR/out
+	on node1 mrun "$MEMJOB" 300 >"$out" &
+	mrun_pid=$!
+	wait_until 30 grep -q "^2 ok" "$out"
+	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 300")) | .gpid')
+	run on node1 mmigrate --json "$gpid" node2
+	[ "$status" -eq 0 ]
+	echo "$output" | jq -e '.node == "node2" and .freeze_ms > 0 and .total_ms >= .freeze_ms'
+	[ "$(node_of "$gpid")" = node2 ]
+	n=$(counter "$out" | tail -n1)
+	wait_until 10 sh -c "[ \$(grep -c ok $out) -gt $((n + 1)) ]"
+	run on node3 mmigrate --mode copy "$gpid" node3
+	[ "$status" -eq 0 ]
+	[[ $output == "$gpid: moved to node3 (copy): freeze "*" ms, total "*" ms" ]]
+	[ "$(node_of "$gpid")" = node3 ]
+	n=$(counter "$out" | tail -n1)
+	wait_until 10 sh -c "[ \$(grep -c ok $out) -gt $((n + 1)) ]"
+	run on node2 mmigrate "$gpid" home
+	[ "$status" -eq 0 ]
+	[ "$(node_of "$gpid")" = node1 ]
+	n=$(counter "$out" | tail -n1)
+	wait_until 10 sh -c "[ \$(grep -c ok $out) -gt $((n + 1)) ]"
+	[ "$(copies_of "$gpid")" -eq 1 ]
+	on node1 mkill "$gpid"
+	wait "$mrun_pid" || true
+	! grep -q BAD "$out"
+	continuous "$out"
+	on node1 mps --json | jq -e --arg g "$gpid" '[.[] | select(.gpid == $g)] | length == 0'
+}
+
+@test "output keeps flowing to mrun across three moves; the exit status comes back" {
+	out=$BATS_TEST_TMPDIR/out
+	on node1 mrun sh -c 'i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 7' \
+		>"$out" &
+	mrun_pid=$!
+	wait_until 10 grep -q "^3$" "$out"
+	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("exit 7")) | .gpid')
+	for n in node2 node3 node1; do
+		on node1 mmigrate "$gpid" "$n"
+		[ "$(node_of "$gpid")" = "$n" ]
+		sleep 0.3
+	done
+	st=0
+	wait "$mrun_pid" || st=$?
+	[ "$st" -eq 7 ]
+	[ "$(counter "$out" | tail -n1)" = 60 ]
+	continuous "$out"
+}
+
+@test "a multithreaded job, a shell pipeline and a Python job move and keep going" {
+	for job in "$MEMJOB 32 4" \
+		"sh -c 'i=0; while :; do i=\$((i+1)); echo \$i; sleep 0.1; done | cat | cat'" \
+		"python3 -u -c 'import time
+i = 0
+while True:
+    i += 1; print(i); time.sleep(0.1)'"; do
+		out=$BATS_TEST_TMPDIR/out
+		: >"$out"
+		gpid=$(on node1 sh -c "XDG_STATE_HOME=$BATS_TEST_TMPDIR mrun -d $job")
+		wait_until 15 sh -c "[ \$(wc -l < $BATS_TEST_TMPDIR/migr/$gpid.out) -ge 3 ]"
+		on node1 mmigrate "$gpid" node2
+		on node2 mmigrate "$gpid" node3
+		log=$BATS_TEST_TMPDIR/migr/$gpid.out
+		n=$(wc -l <"$log")
+		wait_until 10 sh -c "[ \$(wc -l < $log) -gt $((n + 2)) ]"
+		[ "$(node_of "$gpid")" = node3 ]
+		on node1 mkill -s KILL "$gpid"
+		wait_until 5 sh -c "[ \$($BATS_TEST_DIRNAME/../scripts/cluster run node1 mps --json | jq length) -eq 0 ]"
+		! grep -q BAD "$log"
+		continuous "$log"
+	done
+}
+
+@test "a job appending to a file loses no line and doubles none across moves" {
+	f=$BATS_TEST_TMPDIR/appended
+	: >"$f"
+	chmod 666 "$f"
+	on node1 mrun sh -c "i=0; while [ \$i -lt 80 ]; do i=\$((i+1)); echo \$i >> $f; sleep 0.05; done" &
+	mrun_pid=$!
+	wait_until 10 grep -q "^3$" "$f"
+	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("appended")) | .gpid')
+	on node1 mmigrate "$gpid" node2
+	on node1 mmigrate --mode copy "$gpid" node3
+	wait "$mrun_pid"
+	seq 1 80 | cmp - "$f"
+}
+
+@test "an ordinary user's job moves like root's and stays that user, without capabilities" {
+	require_nobody=$(as_nobody mrun --help >/dev/null 2>&1 && echo yes || echo no)
+	[ "$require_nobody" = yes ] || skip "the build tree is not readable by uid 65534"
+	out=$BATS_TEST_TMPDIR/out
+	as_nobody mrun sh -c 'while :; do grep -E "^(Uid|CapEff)" /proc/self/status | tr "\n" " "; echo; sleep 0.2; done' >"$out" &
+	mrun_pid=$!
+	wait_until 10 grep -q Uid "$out"
+	gpid=$(on node1 mps --json | jq -r '.[] | select(.user == "nobody") | .gpid')
+	run as_nobody mmigrate "$gpid" node2
+	[ "$status" -eq 0 ]
+	run as_nobody mmigrate "$gpid" node3
+	[ "$status" -eq 0 ]
+	: >"$out"
+	wait_until 10 grep -q Uid "$out"
+	grep -q "Uid:	65534	65534	65534	65534 CapEff:	0000000000000000" "$out"
+	on node1 mps --json | jq -e --arg g "$gpid" '.[] | select(.gpid == $g) | .user == "nobody" and .node == "node3"'
+	kill "$mrun_pid"
+	wait "$mrun_pid" || true
+}
+
+@test "refusals say why: unknown node, same node, not the owner, no such job, bad mode" {
+	gpid=$(on node1 mrun -d -n node2 sleep 60)
+	run on node1 mmigrate "$gpid" node9
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmigrate: node9: no such node" ]
+	run on node1 mmigrate "$gpid" node2
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmigrate: $gpid: already runs on node2" ]
+	if as_nobody mrun --help >/dev/null 2>&1; then
+		run as_nobody mmigrate "$gpid" node3
+		[ "$status" -eq 1 ]
+		[ "$output" = "mmigrate: $gpid: not your job (it belongs to uid 0)" ]
+	fi
+	run on node1 mmigrate node1.99999 node3
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmigrate: node1.99999: no such job" ]
+	run on node1 mmigrate --mode fast "$gpid" node3
+	[ "$status" -eq 2 ]
+	run on node1 mmigrate 1234 node3
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmigrate: 1234: not a job id (want NODE.N)" ]
+	on node1 mkill "$gpid"
+}
+
+@test "a job CRIU cannot move (a TCP connection) stays where it was, and CRIU's reason is shown" {
+	gpid=$(on node1 mrun -d bash -c 'exec 3<>/dev/tcp/10.77.0.2/7470; sleep 60')
+	sleep 1
+	run on node1 mmigrate "$gpid" node3
+	[ "$status" -eq 1 ]
+	[[ $output == "mmigrate: $gpid: not moved to node3: criu dump failed on node1: Error"* ]]
+	[ "$(node_of "$gpid")" = node1 ]
+	on node1 mps --json | jq -e --arg g "$gpid" '.[] | select(.gpid == $g) | .state != "T"'
+	on node1 mkill "$gpid"
+}
+
+@test "the destination dying mid-move leaves exactly one copy, running on the source" {
+	out=$BATS_TEST_TMPDIR/out
+	on node1 mrun "$MEMJOB" 256 >"$out" &
+	mrun_pid=$!
+	wait_until 30 grep -q "^2 ok" "$out"
+	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 256")) | .gpid')
+	# kill node2's migrd as soon as the restore has started there
+	(
+		for _ in $(seq 200); do
+			grep -q "$gpid: restored here" "$(node_dir node2)/migrd.log" && break
+			sleep 0.02
+		done
+		cluster stop node2 --kill
+	) &
+	killer=$!
+	run on node1 mmigrate "$gpid" node2
+	wait "$killer"
+	# either it failed and lives on node1, or it made it before the kill: one copy either way
+	wait_until 10 sh -c "[ \"\$($BATS_TEST_DIRNAME/../scripts/cluster run node1 mps --json |
+		jq --arg g $gpid '[.[] | select(.gpid == \$g)] | length')\" = 1 ]"
+	if [ "$status" -ne 0 ]; then
+		[ "$(node_of "$gpid")" = node1 ]
+		n=$(counter "$out" | tail -n1)
+		wait_until 10 sh -c "[ \$(grep -c ok $out) -gt $((n + 1)) ]"
+	fi
+	cluster start node2
+	on node1 mkill "$gpid"
+	wait "$mrun_pid" || true
+	! grep -q BAD "$out"
+}
+
+@test "page traffic goes only over the peer link: no page-server port is opened" {
+	out=$BATS_TEST_TMPDIR/out
+	on node1 mrun "$MEMJOB" 512 >"$out" &
+	mrun_pid=$!
+	wait_until 40 grep -q "^1 ok" "$out"
+	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 512")) | .gpid')
+	on node1 mmigrate "$gpid" node2 &
+	mig=$!
+	ports=""
+	for _ in $(seq 20); do
+		ports="$ports $(nsenter --net=/run/netns/migr-node1 ss -Hltn | awk '{print $4}')"
+		sleep 0.05
+	done
+	wait "$mig"
+	# only migrd's own port ever listened on the source
+	for p in $ports; do
+		[ "$p" = "10.77.0.1:7470" ]
+	done
+	on node1 mkill "$gpid"
+	wait "$mrun_pid" || true
+}
