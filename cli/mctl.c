@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "log.h"
@@ -101,7 +102,14 @@ static int cmd_leave(void)
 	if (r < 0)
 		cli_fail(c, "leave", r);
 	migr_close(c);
-	return 0;
+	/* done when the daemon is gone: its socket stops answering */
+	for (int i = 0; i < 100; i++) {
+		if (migr_connect(NULL, &c) < 0)
+			return 0;
+		migr_close(c);
+		usleep(100000);
+	}
+	fatalx("leave: the daemon still answers after 10 s");
 }
 
 static int cmd_keygen(const char *path)

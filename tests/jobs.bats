@@ -3,6 +3,7 @@
 # mps, mkill, as root and as an unprivileged user.
 
 load lib/cluster
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	require_root
@@ -79,8 +80,8 @@ where_am_i='ip -o -4 addr show dev eth0 | sed "s/.*inet \([0-9.]*\).*/\1/"'
 
 @test "Ctrl-C (SIGINT to mrun) reaches the program wherever it runs" {
 	out=$BATS_TEST_TMPDIR/out
-	on node1 mrun -n node3 sh -c 'trap "echo got INT; exit 5" INT; echo ready; sleep 30 & wait' >"$out" &
-	pid=$!
+	bg_on node1 mrun -n node3 sh -c 'trap "echo got INT; exit 5" INT; echo ready; sleep 30 & wait' >"$out"
+	pid=$BG_PID
 	wait_until 10 grep -q ready "$out"
 	kill -INT "$pid"
 	st=0
@@ -91,8 +92,8 @@ where_am_i='ip -o -4 addr show dev eth0 | sed "s/.*inet \([0-9.]*\).*/\1/"'
 
 @test "other signals sent to mrun reach the program: TERM, USR1, HUP" {
 	out=$BATS_TEST_TMPDIR/out
-	on node1 mrun -n node2 sh -c 'trap "echo usr1" USR1; trap "echo term; exit 7" TERM; echo ready; while :; do sleep 0.1; done' >"$out" &
-	pid=$!
+	bg_on node1 mrun -n node2 sh -c 'trap "echo usr1" USR1; trap "echo term; exit 7" TERM; echo ready; while :; do sleep 0.1; done' >"$out"
+	pid=$BG_PID
 	wait_until 10 grep -q ready "$out"
 	kill -USR1 "$pid"
 	wait_until 5 grep -q usr1 "$out"
@@ -104,9 +105,9 @@ where_am_i='ip -o -4 addr show dev eth0 | sed "s/.*inet \([0-9.]*\).*/\1/"'
 
 @test "if mrun dies, the job gets SIGHUP" {
 	flag=$BATS_TEST_TMPDIR/hup
-	on node1 mrun -n node2 sh -c "trap 'echo hup > $flag; exit 0' HUP; echo ready; sleep 30 & wait" \
-		>"$BATS_TEST_TMPDIR/out" &
-	pid=$!
+	bg_on node1 mrun -n node2 sh -c "trap 'echo hup > $flag; exit 0' HUP; echo ready; sleep 30 & wait" \
+		>"$BATS_TEST_TMPDIR/out"
+	pid=$BG_PID
 	wait_until 10 grep -q ready "$BATS_TEST_TMPDIR/out"
 	kill -KILL "$pid"
 	wait "$pid" || true
@@ -191,10 +192,10 @@ where_am_i='ip -o -4 addr show dev eth0 | sed "s/.*inet \([0-9.]*\).*/\1/"'
 }
 
 @test "bad input: one clear line and the right exit status" {
-	run on node1 mrun no-such-command-here
+	run -127 on node1 mrun no-such-command-here
 	[ "$status" -eq 127 ]
 	[ "$output" = "mrun: no-such-command-here: command not found" ]
-	run on node1 mrun /etc/passwd
+	run -126 on node1 mrun /etc/passwd
 	[ "$status" -eq 126 ]
 	[ "$output" = "mrun: /etc/passwd: Permission denied" ]
 	run on node1 mrun -n node9 true
