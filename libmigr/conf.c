@@ -191,7 +191,9 @@ static int check(struct parse *p, struct migr_config *c)
 int migr_config_load(const char *path, struct migr_config *c, char *err, size_t errlen)
 {
 	struct parse p = { .path = path, .line = 0, .err = err, .errlen = errlen };
-	char buf[LINE_MAX_LEN + 2];
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t len;
 
 	defaults(c);
 	snprintf(c->path, sizeof(c->path), "%s", path);
@@ -199,14 +201,14 @@ int migr_config_load(const char *path, struct migr_config *c, char *err, size_t 
 	if (!f)
 		return bad(&p, "%s", strerror(errno));
 	int r = 0;
-	while (r == 0 && fgets(buf, sizeof(buf), f)) {
+	/* getline, not fgets: it reports the true length, so a NUL byte cannot hide the rest of a line */
+	while (r == 0 && (len = getline(&buf, &cap, f)) >= 0) {
 		p.line++;
-		size_t len = strlen(buf);
-		if (len > LINE_MAX_LEN || (len && buf[len - 1] != '\n' && !feof(f))) {
+		if (len > LINE_MAX_LEN) {
 			r = bad(&p, "line longer than %d bytes", LINE_MAX_LEN);
 			break;
 		}
-		if (memchr(buf, '\0', len) != NULL && strlen(buf) != len) {
+		if (strlen(buf) != (size_t)len) {
 			r = bad(&p, "NUL byte in line");
 			break;
 		}
@@ -229,6 +231,7 @@ int migr_config_load(const char *path, struct migr_config *c, char *err, size_t 
 	}
 	if (r == 0 && ferror(f))
 		r = bad(&p, "read error");
+	free(buf);
 	fclose(f);
 	return r == 0 ? check(&p, c) : -1;
 }

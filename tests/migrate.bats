@@ -3,6 +3,7 @@
 # when a move fails.
 
 load lib/cluster
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	require_root
@@ -41,8 +42,8 @@ continuous() {
 
 @test "a 300 MiB job keeps its memory across lazy and copy moves, and comes home" {
 	out=$BATS_TEST_TMPDIR/out
-	on node1 mrun "$MEMJOB" 300 >"$out" &
-	mrun_pid=$!
+	bg_on node1 mrun "$MEMJOB" 300 >"$out"
+	mrun_pid=$BG_PID
 	wait_until 30 grep -q "^2 ok" "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 300")) | .gpid')
 	run on node1 mmigrate --json "$gpid" node2
@@ -131,8 +132,8 @@ while True:
 	require_nobody=$(as_nobody mrun --help >/dev/null 2>&1 && echo yes || echo no)
 	[ "$require_nobody" = yes ] || skip "the build tree is not readable by uid 65534"
 	out=$BATS_TEST_TMPDIR/out
-	as_nobody mrun sh -c 'while :; do grep -E "^(Uid|CapEff)" /proc/self/status | tr "\n" " "; echo; sleep 0.2; done' >"$out" &
-	mrun_pid=$!
+	bg_on node1 setpriv --reuid=65534 --regid=65534 --clear-groups mrun sh -c 'while :; do grep -E "^(Uid|CapEff)" /proc/self/status | tr "\n" " "; echo; sleep 0.2; done' >"$out"
+	mrun_pid=$BG_PID
 	wait_until 10 grep -q Uid "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.user == "nobody") | .gpid')
 	run as_nobody mmigrate "$gpid" node2
@@ -155,11 +156,6 @@ while True:
 	run on node1 mmigrate "$gpid" node2
 	[ "$status" -eq 1 ]
 	[ "$output" = "mmigrate: $gpid: already runs on node2" ]
-	if as_nobody mrun --help >/dev/null 2>&1; then
-		run as_nobody mmigrate "$gpid" node3
-		[ "$status" -eq 1 ]
-		[ "$output" = "mmigrate: $gpid: not your job (it belongs to uid 0)" ]
-	fi
 	run on node1 mmigrate node1.99999 node3
 	[ "$status" -eq 1 ]
 	[ "$output" = "mmigrate: node1.99999: no such job" ]
@@ -169,6 +165,15 @@ while True:
 	[ "$status" -eq 1 ]
 	[ "$output" = "mmigrate: 1234: not a job id (want NODE.N)" ]
 	on node1 mkill "$gpid"
+}
+
+@test "another user may not move a job" {
+	as_nobody mrun --help >/dev/null 2>&1 || skip "the build tree is not readable by uid 65534"
+	gpid=$(on node1 mrun -d -n node2 sleep 60)
+	run as_nobody mmigrate "$gpid" node3
+	on node1 mkill "$gpid"
+	[ "$output" = "mmigrate: $gpid: not your job (it belongs to uid 0)" ]
+	[ "$status" -eq 1 ]
 }
 
 @test "a job CRIU cannot move (a TCP connection) stays where it was, and CRIU's reason is shown" {
@@ -184,8 +189,8 @@ while True:
 
 @test "the destination dying mid-move leaves exactly one copy, running on the source" {
 	out=$BATS_TEST_TMPDIR/out
-	on node1 mrun "$MEMJOB" 256 >"$out" &
-	mrun_pid=$!
+	bg_on node1 mrun "$MEMJOB" 256 >"$out"
+	mrun_pid=$BG_PID
 	wait_until 30 grep -q "^2 ok" "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 256")) | .gpid')
 	# kill node2's migrd as soon as the restore has started there
@@ -215,8 +220,8 @@ while True:
 
 @test "page traffic goes only over the peer link: no page-server port is opened" {
 	out=$BATS_TEST_TMPDIR/out
-	on node1 mrun "$MEMJOB" 512 >"$out" &
-	mrun_pid=$!
+	bg_on node1 mrun "$MEMJOB" 512 >"$out"
+	mrun_pid=$BG_PID
 	wait_until 40 grep -q "^1 ok" "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 512")) | .gpid')
 	on node1 mmigrate "$gpid" node2 &
