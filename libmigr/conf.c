@@ -84,7 +84,9 @@ static int parse_endpoint(struct parse *p, const char *what, char **w, int nw,
 	ep->port = MIGR_DEFAULT_PORT;
 	if (nw == 3) {
 		unsigned long port;
-		if (parse_uint(p, "port", w[2], 1, 65535, &port) < 0)
+		char port_what[32];
+		snprintf(port_what, sizeof(port_what), "%s port", what);
+		if (parse_uint(p, port_what, w[2], 1, 65535, &port) < 0)
 			return -1;
 		ep->port = (uint16_t)port;
 	}
