@@ -1,4 +1,4 @@
-/* mctl: look at and steer the cluster: nodes, status, leave, keygen. */
+/* mctl: look at and steer the cluster: nodes, status, balance, leave, keygen. */
 #include <config.h>
 
 #include <getopt.h>
@@ -15,6 +15,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mctl nodes [--json]   every node this node knows: address, state, load\n"
 		   "       mctl status [--json]  this node's daemon\n"
+		   "       mctl balance on|off   turn this node's load balancer on or off\n"
 		   "       mctl leave            take this node out of the cluster and stop its migrd\n"
 		   "       mctl keygen FILE      write a new cluster key (mode 0600)\n"
 		   "       mctl --help\n"
@@ -77,9 +78,10 @@ static int cmd_status(int json)
 		printf(", \"port\": %u, \"pid\": %u, \"incarnation\": %" PRIu64
 		       ", \"uptime_ms\": %" PRIu64 ", \"nodes_alive\": %u, \"nodes_total\": %u, "
 		       "\"peers_connected\": %u, \"load\": %.3f, \"cpus\": %.3f, \"mem_free_kb\": %" PRIu64
-		       ", \"cpu_ns\": %" PRIu64 ", \"rss_kb\": %" PRIu64 "}\n",
+		       ", \"cpu_ns\": %" PRIu64 ", \"rss_kb\": %" PRIu64 ", \"balance\": %s}\n",
 		       s.port, s.pid, s.incarnation, s.uptime_ms, s.nodes_alive, s.nodes_total,
-		       s.peers_connected, s.load, s.cpus, s.mem_free_kb, s.cpu_ns, s.rss_kb);
+		       s.peers_connected, s.load, s.cpus, s.mem_free_kb, s.cpu_ns, s.rss_kb,
+		       s.balance ? "true" : "false");
 	} else {
 		printf("node         %s (%s port %u)\n", s.name, s.addr, s.port);
 		printf("migrd        pid %u, incarnation %" PRIu64 ", up %.1f s\n", s.pid,
@@ -88,6 +90,7 @@ static int cmd_status(int json)
 		       s.nodes_total, s.peers_connected);
 		printf("load         %.2f per CPU, %.2f CPUs, %" PRIu64 " kB free\n", s.load,
 		       s.cpus, s.mem_free_kb);
+		printf("balancer     %s\n", s.balance ? "on" : "off");
 		printf("daemon usage %.3f s CPU, %" PRIu64 " kB resident\n", s.cpu_ns / 1e9,
 		       s.rss_kb);
 	}
@@ -110,6 +113,20 @@ static int cmd_leave(void)
 		usleep(100000);
 	}
 	fatalx("leave: the daemon still answers after 10 s");
+}
+
+static int cmd_balance(const char *arg)
+{
+	if (strcmp(arg, "on") && strcmp(arg, "off")) {
+		log_warnx("balance: want on or off, not '%s'", arg);
+		return 2;
+	}
+	struct migr_client *c = cli_connect();
+	int r = migr_balance(c, !strcmp(arg, "on"));
+	if (r < 0)
+		cli_fail(c, "balance", r);
+	migr_close(c);
+	return 0;
 }
 
 static int cmd_keygen(const char *path)
@@ -165,8 +182,10 @@ int main(int argc, char **argv)
 		return cmd_leave();
 	if (!strcmp(cmd, "keygen") && nargs == 1 && !json)
 		return cmd_keygen(argv[optind]);
+	if (!strcmp(cmd, "balance") && nargs == 1 && !json)
+		return cmd_balance(argv[optind]);
 	if (strcmp(cmd, "nodes") && strcmp(cmd, "status") && strcmp(cmd, "leave") &&
-	    strcmp(cmd, "keygen"))
+	    strcmp(cmd, "keygen") && strcmp(cmd, "balance"))
 		log_warnx("%s: unknown command", cmd);
 	else
 		log_warnx("%s: wrong arguments", cmd);

@@ -13,9 +13,10 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mps [-n NODE] [-u USER] [--json]\n"
+	fprintf(f, "usage: mps [-n NODE] [-u USER] [-m] [--json]\n"
 		   "  -n NODE   only jobs running on NODE\n"
 		   "  -u USER   only jobs of USER (a name or a uid)\n"
+		   "  -m        a MOVES column: how many times each job has moved\n"
 		   "  --json    a JSON array, one object per job\n"
 		   "Asks every live node at once; a node that does not answer in time is named on\n"
 		   "stderr and mps exits 2, still printing the rest.\n");
@@ -47,15 +48,16 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
+		{ "moves", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *node = NULL, *user = NULL;
-	int json = 0, c;
+	int json = 0, moves = 0, c;
 	long uid = -1;
 
 	log_init("mps", 0, 0);
-	while ((c = getopt_long(argc, argv, "n:u:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:u:mh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			node = optarg;
@@ -65,6 +67,9 @@ int main(int argc, char **argv)
 			break;
 		case 'J':
 			json = 1;
+			break;
+		case 'm':
+			moves = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -99,8 +104,8 @@ int main(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-16s %-10s %-10s %7s %-10s %4s %5s %9s %9s %s\n", "GPID", "HOME", "NODE",
-		       "PID", "USER", "STAT", "%CPU", "RSS", "TIME", "CMD");
+		printf("%-16s %-10s %-10s %7s %-10s %4s %5s %9s %9s %s%s\n", "GPID", "HOME", "NODE",
+		       "PID", "USER", "STAT", "%CPU", "RSS", "TIME", moves ? "MOVES " : "", "CMD");
 	int first = 1;
 	for (size_t i = 0; i < ps.count; i++) {
 		const struct migr_job *j = &ps.jobs[i];
@@ -127,9 +132,12 @@ int main(int argc, char **argv)
 			char time[32];
 			snprintf(time, sizeof(time), "%" PRIu64 ":%02" PRIu64 ":%02" PRIu64, s / 3600,
 				 s / 60 % 60, s % 60);
-			printf("%-16s %-10s %-10s %7u %-10s %4c %5.1f %9" PRIu64 " %9s %s\n", j->gpid,
+			char nmoves[16] = "";
+			if (moves)
+				snprintf(nmoves, sizeof(nmoves), "%5u ", j->moves);
+			printf("%-16s %-10s %-10s %7u %-10s %4c %5.1f %9" PRIu64 " %9s %s%s\n", j->gpid,
 			       j->home, j->node, j->pid, name, j->state, j->cpu, j->rss_kb, time,
-			       j->cmd);
+			       nmoves, j->cmd);
 		}
 		first = 0;
 	}

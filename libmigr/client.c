@@ -182,6 +182,20 @@ int migr_leave(struct migr_client *c)
 	return r;
 }
 
+int migr_balance(struct migr_client *c, int on)
+{
+	uint8_t *p;
+	size_t n;
+	struct mw req;
+	mw_init(&req);
+	mw_u8(&req, on ? 1 : 0);
+	int r = call(c, MSG_CTL_BALANCE, &req, MSG_CTL_OK, &p, &n);
+	mw_free(&req);
+	if (r == 0)
+		free(p);
+	return r;
+}
+
 int migr_client_fd(const struct migr_client *c)
 {
 	return c->fd;

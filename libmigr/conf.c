@@ -57,6 +57,11 @@ static void defaults(struct migr_config *c)
 	c->gossip_window = 8;
 	c->suspect_timeout_ms = 5000;
 	c->dead_timeout_ms = 10000;
+	c->balance = 1;
+	c->balance_period_ms = 2000;
+	c->balance_margin = 0.25;
+	c->balance_residency_ms = 10000;
+	c->balance_mem_low_kb = 256 * 1024;
 }
 
 static int parse_uint(struct parse *p, const char *what, const char *s, unsigned long min,
@@ -168,6 +173,26 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 		if (nw != 2 || parse_uint(p, k, w[1], 0, GOSSIP_WINDOW_MAX, &v) < 0)
 			return nw != 2 ? bad(p, "%s: want a number", k) : -1;
 		c->gossip_window = (unsigned)v;
+	} else if (!strcmp(k, "balance")) {
+		if (nw != 2 || (strcmp(w[1], "on") && strcmp(w[1], "off")))
+			return bad(p, "balance: want on or off");
+		c->balance = !strcmp(w[1], "on");
+	} else if (!strcmp(k, "balance-period")) {
+		return parse_ms(p, k, w, nw, &c->balance_period_ms);
+	} else if (!strcmp(k, "balance-residency")) {
+		if (nw != 2 || parse_uint(p, k, w[1], 0, 86400000, &v) < 0)
+			return nw != 2 ? bad(p, "%s: want milliseconds", k) : -1;
+		c->balance_residency_ms = (unsigned)v;
+	} else if (!strcmp(k, "balance-margin")) {
+		char *end;
+		double d = nw == 2 ? strtod(w[1], &end) : 0;
+		if (nw != 2 || *end || !(d >= 0 && d <= 100))
+			return bad(p, "balance-margin: want a load per CPU in 0..100");
+		c->balance_margin = d;
+	} else if (!strcmp(k, "balance-mem-low")) {
+		if (nw != 2 || parse_uint(p, k, w[1], 0, 1UL << 30, &v) < 0)
+			return nw != 2 ? bad(p, "%s: want MiB", k) : -1;
+		c->balance_mem_low_kb = (uint64_t)v * 1024;
 	} else {
 		return bad(p, "unknown keyword '%s'", k);
 	}
@@ -256,4 +281,9 @@ void migr_config_print(const struct migr_config *c, FILE *f)
 	fprintf(f, "gossip-window %u\n", c->gossip_window);
 	fprintf(f, "suspect-timeout %u\n", c->suspect_timeout_ms);
 	fprintf(f, "dead-timeout %u\n", c->dead_timeout_ms);
+	fprintf(f, "balance %s\n", c->balance ? "on" : "off");
+	fprintf(f, "balance-period %u\n", c->balance_period_ms);
+	fprintf(f, "balance-margin %g\n", c->balance_margin);
+	fprintf(f, "balance-residency %u\n", c->balance_residency_ms);
+	fprintf(f, "balance-mem-low %llu\n", (unsigned long long)(c->balance_mem_low_kb / 1024));
 }

@@ -30,6 +30,12 @@ struct migr_config {
 	unsigned gossip_window;
 	unsigned suspect_timeout_ms;
 	unsigned dead_timeout_ms;
+	/* load balancing (see man/migrd.conf.5) */
+	int balance;			/* on at start-up; mctl balance on|off changes it */
+	unsigned balance_period_ms;
+	double balance_margin;		/* load per CPU a move must gain beyond its cost */
+	unsigned balance_residency_ms;	/* a job stays at least this long where it landed */
+	uint64_t balance_mem_low_kb;	/* below this much free memory, jobs move out */
 };
 
 /* Fills defaults, then reads path. On error returns -1 with err naming file, line, problem. */

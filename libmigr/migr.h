@@ -77,6 +77,7 @@ struct migr_status {
 	double load;
 	double cpus;
 	uint64_t mem_free_kb;
+	int balance;		/* the load balancer is on */
 };
 
 int migr_status(struct migr_client *client, struct migr_status *status);
@@ -164,6 +165,8 @@ int migr_key_generate(const char *path);
 
 /* Asks the node to leave the cluster cleanly and stop (root only). */
 int migr_leave(struct migr_client *client);
+/* Turns this node's load balancer on or off until migrd restarts (root only). */
+int migr_balance(struct migr_client *client, int on);
 
 #ifdef __cplusplus
 }

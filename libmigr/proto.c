@@ -390,6 +390,7 @@ void migr_status_encode(struct mw *w, const struct migr_status *s)
 	mw_u64(w, milli(s->load));
 	mw_u64(w, milli(s->cpus));
 	mw_u64(w, s->mem_free_kb);
+	mw_u8(w, s->balance ? 1 : 0);
 }
 
 int migr_status_decode(const void *p, size_t n, struct migr_status *s)
@@ -410,6 +411,7 @@ int migr_status_decode(const void *p, size_t n, struct migr_status *s)
 	s->load = mr_u64(&r) / 1000.0;
 	s->cpus = mr_u64(&r) / 1000.0;
 	s->mem_free_kb = mr_u64(&r);
+	s->balance = mr_u8(&r);
 	return mr_end(&r);
 }
 

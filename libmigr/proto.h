@@ -64,6 +64,7 @@ enum migr_msg_type {
 	MSG_CTL_KILL = 45,
 	MSG_CTL_PS = 46,
 	MSG_CTL_MIGRATE = 47,
+	MSG_CTL_BALANCE = 48,	/* u8 on */
 	/* control socket: replies */
 	MSG_CTL_OK = 60,
 	MSG_CTL_ERROR = 61,

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "balance.h"
 #include "control.h"
 #include "job.h"
 #include "jobs.h"
@@ -150,6 +151,7 @@ static void do_status(struct client *c)
 	s.load = migrd.load;
 	s.cpus = migrd.conf.cpus;
 	s.mem_free_kb = migrd.mem_free_kb;
+	s.balance = balance_on();
 	mw_frame_begin(&c->out, MSG_CTL_STATUS_REPLY);
 	migr_status_encode(&c->out, &s);
 	mw_frame_end(&c->out);
@@ -244,6 +246,19 @@ static int handle_request(struct client *c, const struct migr_frame_hdr *h, cons
 		if (mr_end(&r) < 0 || mode > 1)
 			return -1;
 		migrate_request(c->id, c->cred.uid, name, dest, mode);
+		return 0;
+	}
+	case MSG_CTL_BALANCE: {
+		uint8_t on = mr_u8(&r);
+		if (mr_end(&r) < 0 || on > 1)
+			return -1;
+		if (c->cred.uid != 0) {
+			control_error(c->id, -EPERM, "balance: only root may turn the balancer on or off");
+			return 0;
+		}
+		balance_set(on, c->cred.uid);
+		mw_frame_begin(&c->out, MSG_CTL_OK);
+		mw_frame_end(&c->out);
 		return 0;
 	}
 	case MSG_CTL_PS:

@@ -23,6 +23,7 @@ struct job {
 	uint32_t uid;
 	uint32_t flags;
 	uint32_t moves;
+	uint64_t here_since;	/* runner: when it started or landed here (loop_now) */
 	struct migration *mig;	/* a move under way, here as source or destination */
 	int frozen;		/* source: 1 while criu has it, 2 once it runs elsewhere */
 	char cmd[MIGR_CMD_MAX + 1];

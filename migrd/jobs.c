@@ -14,6 +14,7 @@
 
 #include "control.h"
 #include "job.h"
+#include "balance_policy.h"
 #include "jobs.h"
 #include "launch.h"
 #include "log.h"
@@ -348,6 +349,7 @@ static void runner_start(struct migr_job_spec *s)
 	j->flags = s->flags;
 	command_line(&s->argv, j->cmd, sizeof(j->cmd));
 	j->here = 1;
+	j->here_since = loop_now();
 	j->init_pid = pid;
 	j->cpu_at = loop_now();
 	for (int i = 0; i < 3; i++)
@@ -802,6 +804,27 @@ void jobs_sample(void)
 		j->cpu_ns = cpu;
 		j->cpu_at = now;
 	}
+}
+
+size_t jobs_balance_candidates(struct bal_job **out, uint64_t now)
+{
+	size_t n = 0;
+	for (struct job *j = jobs; j; j = j->next)
+		n += j->here && !j->exited;
+	struct bal_job *b = xcalloc(n + 1, sizeof(*b));
+	n = 0;
+	for (struct job *j = jobs; j; j = j->next) {
+		if (!j->here || j->exited)
+			continue;
+		b[n].gpid = j->gpid;
+		b[n].cpu_pct = j->cpu_pct;
+		b[n].rss_kb = job_rss_kb(j);
+		b[n].resident_ms = now - j->here_since;
+		b[n].movable = !(j->flags & MIGR_RUN_NO_MIGRATE) && !j->mig && !j->frozen;
+		n++;
+	}
+	*out = b;
+	return n;
 }
 
 uint32_t jobs_running_here(void)

@@ -32,6 +32,15 @@ void jobs_node_down(const char *node);
 /* Once per period: CPU use samples. */
 void jobs_sample(void);
 uint32_t jobs_running_here(void);
+/* The jobs running here, as the load balancer weighs them; *out is the caller's to free. */
+struct bal_job;
+size_t jobs_balance_candidates(struct bal_job **out, uint64_t now);
+
+/* migrate.c: a move the balancer starts (lazy, from this node); -1 if the job's home is not
+ * reachable. The result comes back through balance_move_result. */
+int migrate_auto(const char *gpid, const char *dest);
+/* Moves under way to this node. */
+unsigned migrate_incoming(void);
 /* migrd is stopping: jobs here get SIGHUP, as from a terminal hang-up. */
 void jobs_shutdown(void);
 

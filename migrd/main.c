@@ -18,6 +18,7 @@
 
 #include "checks.h"
 #include "control.h"
+#include "balance.h"
 #include "jobs.h"
 #include "load.h"
 #include "log.h"
@@ -301,6 +302,7 @@ int main(int argc, char **argv)
 	setup_signals();
 	load_init(migrd.conf.cgroup);
 	jobs_init();
+	balance_init();
 	taskstats_open();
 
 	struct gossip_params gp = {

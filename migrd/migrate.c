@@ -26,7 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "balance.h"
 #include "control.h"
+#include "jobs.h"
 #include "criu.h"
 #include "job.h"
 #include "log.h"
@@ -36,6 +38,7 @@
 #include "xmalloc.h"
 
 enum { MODE_LAZY = 0, MODE_COPY = 1 };
+#define MODE_AUTO 0x80	/* on the wire with the mode: the load balancer asks, not a user */
 enum { ROLE_SOURCE, ROLE_DEST };
 
 #define OFFER_TIMEOUT_MS 5000
@@ -48,6 +51,7 @@ enum { ROLE_SOURCE, ROLE_DEST };
 
 struct migration {
 	int role, mode;
+	int automatic;			/* started by a load balancer */
 	char gpid[MIGR_GPID_MAX + 1];
 	char home[MIGR_NAME_MAX + 1];
 	char source[MIGR_NAME_MAX + 1];
@@ -74,6 +78,7 @@ struct migration {
 	int pipes_ours[3], pipes_job[3];
 	uint32_t uid, flags, moves;
 	char cmd[MIGR_CMD_MAX + 1];
+	uint64_t rss_kb;		/* source: as offered */
 	int restored, dumped_ok, done;
 	struct migration *next;
 };
@@ -513,6 +518,7 @@ static void src_commit(struct migration *m)
 	log_info("%s: moved to %s (%s): frozen %u ms, total %u ms", m->gpid, m->dest,
 		 m->mode == MODE_LAZY ? "lazy" : "copy", freeze, total);
 	send_result(m->origin, m->reqid, 0, NULL, freeze, total, m->dest);
+	balance_job_left(m->dest, m->rss_kb, total);
 	if (m->mode == MODE_COPY && !j->exited)
 		kill(j->init_pid, SIGKILL);	/* the stopped copy, now restored elsewhere */
 	j->mig = NULL;
@@ -523,7 +529,7 @@ static void src_commit(struct migration *m)
 
 /* MIG_REQ at the node where the job runs. */
 static void src_request(const char *origin, uint32_t reqid, const char *gpid, const char *dest,
-			int mode)
+			int mode, int automatic)
 {
 	struct job *j = job_find(gpid);
 	char msg[256];
@@ -537,8 +543,13 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 		send_result(origin, reqid, -EBUSY, msg, 0, 0, "");
 		return;
 	}
+	if (automatic && (j->flags & MIGR_RUN_NO_MIGRATE)) {
+		send_result(origin, reqid, -EPERM, "started with --no-migrate", 0, 0, "");
+		return;
+	}
 	struct migration *m = mig_new(ROLE_SOURCE, gpid);
 	m->mode = mode;
+	m->automatic = automatic;
 	m->reqid = reqid;
 	m->job = j;
 	j->mig = m;
@@ -547,7 +558,10 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 	snprintf(m->home, sizeof(m->home), "%s", j->home);
 	snprintf(m->source, sizeof(m->source), "%s", migrd.conf.node);
 	uint64_t ino[3], rss = job_rss_kb(j);
+	m->rss_kb = rss;
 	pipe_inodes(j, ino);
+	struct bal_node self;
+	balance_self(&self);
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_MIG_OFFER);
@@ -558,9 +572,13 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 	mw_u32(&w, j->moves);
 	mw_str(&w, j->cmd);
 	mw_u64(&w, rss);
-	mw_u8(&w, (uint8_t)mode);
+	mw_u8(&w, (uint8_t)(mode | (automatic ? MODE_AUTO : 0)));
 	for (int s = 0; s < 3; s++)
 		mw_u64(&w, ino[s]);
+	/* our load as we see it now, for a destination weighing an automatic move */
+	mw_u32(&w, (uint32_t)(self.load * 1000));
+	mw_u32(&w, (uint32_t)(self.cpus * 1000));
+	mw_u64(&w, self.mem_free_kb);
 	mw_frame_end(&w);
 	int r = node_send(dest, &w);
 	mw_free(&w);
@@ -696,8 +714,10 @@ static void dst_restore_done(void *arg, int status)
 	j->exited = 0;
 	j->frozen = 0;
 	j->init_pid = pid;
+	j->here_since = loop_now();
 	j->cpu_at = loop_now();
 	j->cpu_ns = 0;
+	balance_job_arrived();
 	for (int s = 0; s < 3; s++) {
 		j->pipe[s] = m->pipes_ours[s];
 		j->unacked[s] = 0;
@@ -818,7 +838,11 @@ static void dst_offer(const char *from, struct mr *r)
 	uint64_t ino[3];
 	for (int s = 0; s < 3; s++)
 		ino[s] = mr_u64(r);
-	if (mr_end(r) < 0 || mode > MODE_COPY)
+	uint32_t src_load_milli = mr_u32(r), src_cpus_milli = mr_u32(r);
+	uint64_t src_mem_free_kb = mr_u64(r);
+	int automatic = !!(mode & MODE_AUTO);
+	mode &= (uint8_t)~MODE_AUTO;
+	if (mr_end(r) < 0 || mode > MODE_COPY || src_cpus_milli == 0)
 		return;
 	struct job *existing = job_find(gpid);
 	if (mig_find(gpid, ROLE_DEST) || (existing && existing->here)) {
@@ -831,7 +855,19 @@ static void dst_offer(const char *from, struct mr *r)
 		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, msg);
 		return;
 	}
+	struct bal_node source = {
+		.name = from,
+		.load = src_load_milli / 1000.0,
+		.cpus = src_cpus_milli / 1000.0,
+		.mem_free_kb = src_mem_free_kb,
+	};
+	if (automatic && !balance_offer_ok(&source, rss, msg, sizeof(msg))) {
+		log_info("balance: refusing %s from %s: %s", gpid, from, msg);
+		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, msg);
+		return;
+	}
 	struct migration *m = mig_new(ROLE_DEST, gpid);
+	m->automatic = automatic;
 	snprintf(m->source, sizeof(m->source), "%s", from);
 	snprintf(m->home, sizeof(m->home), "%s", home);
 	snprintf(m->dest, sizeof(m->dest), "%s", migrd.conf.node);
@@ -878,6 +914,7 @@ static int dst_image(struct migration *m, struct mr *r)
 
 /* ---- requests and results ---- */
 
+#define AUTO_REQID 0	/* the load balancer's requests; a user's count up from 1 */
 static uint32_t next_req;
 
 struct request {
@@ -911,7 +948,7 @@ static void request_timeout(void *arg)
 
 /* At the job's home: ownership, destination, then on to where the job runs. */
 static void home_request(const char *origin, uint32_t reqid, const char *gpid, const char *dest,
-			 int mode, uint32_t uid)
+			 int mode, int automatic, uint32_t uid)
 {
 	struct job *j = job_find(gpid);
 	char msg[256], target[MIGR_NAME_MAX + 1];
@@ -939,6 +976,9 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	} else if (j->migrating) {
 		snprintf(msg, sizeof(msg), "%s: already being moved", gpid);
 		code = -EBUSY;
+	} else if (automatic && (j->flags & MIGR_RUN_NO_MIGRATE)) {
+		snprintf(msg, sizeof(msg), "%s: started with --no-migrate", gpid);
+		code = -EPERM;
 	}
 	if (code) {
 		send_result(origin, reqid, code, msg, 0, 0, "");
@@ -953,12 +993,40 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	mw_str(&w, origin);
 	mw_str(&w, gpid);
 	mw_str(&w, target);
-	mw_u8(&w, (uint8_t)mode);
+	mw_u8(&w, (uint8_t)(mode | (automatic ? MODE_AUTO : 0)));
 	mw_u32(&w, 0);
 	mw_frame_end(&w);
 	/* marked "from home" by sending it from here; the runner trusts only that */
 	node_send(j->node, &w);
 	mw_free(&w);
+}
+
+int migrate_auto(const char *gpid, const char *dest)
+{
+	char home[MIGR_NAME_MAX + 1];
+	if (migr_gpid_home(gpid, home) < 0)
+		return -1;
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_MIG_REQ);
+	mw_u32(&w, AUTO_REQID);
+	mw_str(&w, migrd.conf.node);
+	mw_str(&w, gpid);
+	mw_str(&w, dest);
+	mw_u8(&w, MODE_LAZY | MODE_AUTO);
+	mw_u32(&w, 0);
+	mw_frame_end(&w);
+	int r = node_send(home, &w);
+	mw_free(&w);
+	return r;
+}
+
+unsigned migrate_incoming(void)
+{
+	unsigned n = 0;
+	for (struct migration *m = migrations; m; m = m->next)
+		n += m->role == ROLE_DEST;
+	return n;
 }
 
 void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char *dest, int mode)
@@ -970,6 +1038,8 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 	}
 	struct request *r = xcalloc(1, sizeof(*r));
 	r->id = ++next_req;
+	if (r->id == AUTO_REQID)
+		r->id = ++next_req;
 	r->client = client;
 	r->next = requests;
 	requests = r;
@@ -1004,6 +1074,10 @@ static void result_in(struct mr *r)
 	mr_str(r, node, MIGR_NAME_MAX);
 	if (mr_end(r) < 0)
 		return;
+	if (id == AUTO_REQID) {
+		balance_move_result(code, msg, node, freeze, total);
+		return;
+	}
 	struct request *req = request_take(id);
 	if (!req)
 		return;
@@ -1039,6 +1113,8 @@ int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_
 		mr_str(&r, dest, MIGR_NAME_MAX);
 		uint8_t mode = mr_u8(&r);
 		uint32_t uid = mr_u32(&r);
+		int automatic = !!(mode & MODE_AUTO);
+		mode &= (uint8_t)~MODE_AUTO;
 		if (mr_end(&r) < 0 || mode > MODE_COPY)
 			return MIGR_EPROTO;
 		char home[MIGR_NAME_MAX + 1];
@@ -1047,9 +1123,9 @@ int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_
 		struct job *j = job_find(gpid);
 		/* the home checks first; it then sends the request on, from itself */
 		if (is_self(home) && !(j && j->migrating && !strcmp(from, home)))
-			home_request(origin, reqid, gpid, dest, mode, uid);
+			home_request(origin, reqid, gpid, dest, mode, automatic, uid);
 		else if (!strcmp(from, home))
-			src_request(origin, reqid, gpid, dest, mode);
+			src_request(origin, reqid, gpid, dest, mode, automatic);
 		else
 			return MIGR_EPROTO;
 		return 0;

@@ -1,0 +1,142 @@
+/* balance_policy.c: when to move which job where (see balance_policy.h). */
+#include <config.h>
+
+#include <stdio.h>
+
+#include "balance_policy.h"
+
+/* How much heavier than the source a destination may end up: half a task, so that 4 jobs
+ * against 2 even out to 3 and 3 despite noisy load samples, but 4 against 3 stay put. */
+static double overshoot(double cpus_a, double cpus_b)
+{
+	double a = 1.0 / cpus_a, b = 1.0 / cpus_b;
+	return (a < b ? a : b) / 2;
+}
+
+int balance_cpu_bound(const struct bal_node *self, const struct bal_job *job, double top_pct)
+{
+	double runnable = self->load * self->cpus;
+	double fair_pct = 100.0 * (runnable > self->cpus ? self->cpus / runnable : 1.0);
+	double expect = fair_pct < top_pct ? fair_pct : top_pct;
+	return job->cpu_pct >= 1.0 && job->cpu_pct >= 0.5 * expect;
+}
+
+static int eligible(const struct bal_params *p, const struct bal_job *j)
+{
+	return j->movable && j->resident_ms >= p->residency_ms;
+}
+
+/* Memory pressure: the largest job that fits goes to the node with the most free memory. */
+static int decide_memory(const struct bal_params *p, const struct bal_node *self,
+			 const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
+			 size_t njobs, struct bal_decision *d)
+{
+	if (self->mem_free_kb >= p->mem_low_kb || npeers == 0)
+		return 0;
+	size_t best = 0;
+	for (size_t i = 1; i < npeers; i++)
+		if (peers[i].mem_free_kb > peers[best].mem_free_kb)
+			best = i;
+	size_t pick = njobs;
+	for (size_t i = 0; i < njobs; i++) {
+		if (!eligible(p, &jobs[i]))
+			continue;
+		/* it must leave the destination above the threshold itself */
+		if (peers[best].mem_free_kb < jobs[i].rss_kb + p->mem_low_kb)
+			continue;
+		if (pick == njobs || jobs[i].rss_kb > jobs[pick].rss_kb)
+			pick = i;
+	}
+	if (pick == njobs)
+		return 0;
+	d->job = pick;
+	d->node = best;
+	snprintf(d->reason, sizeof(d->reason),
+		 "memory: %llu MiB free here (threshold %llu MiB), %llu MiB on %s; job holds %llu MiB",
+		 (unsigned long long)(self->mem_free_kb / 1024),
+		 (unsigned long long)(p->mem_low_kb / 1024),
+		 (unsigned long long)(peers[best].mem_free_kb / 1024), peers[best].name,
+		 (unsigned long long)(jobs[pick].rss_kb / 1024));
+	return 1;
+}
+
+int balance_decide(const struct bal_params *p, const struct bal_node *self,
+		   const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
+		   size_t njobs, struct bal_decision *d)
+{
+	if (decide_memory(p, self, peers, npeers, jobs, njobs, d))
+		return 1;
+	if (npeers == 0 || self->cpus <= 0)
+		return 0;
+
+	/* the lightest node, after one more task; ties go to the one with more capacity */
+	size_t best = npeers;
+	double best_after = 0;
+	for (size_t i = 0; i < npeers; i++) {
+		if (peers[i].cpus <= 0)
+			continue;
+		double after = peers[i].load + 1.0 / peers[i].cpus;
+		if (best == npeers || after < best_after ||
+		    (after == best_after && peers[i].cpus > peers[best].cpus)) {
+			best = i;
+			best_after = after;
+		}
+	}
+	if (best == npeers)
+		return 0;
+	double self_after = self->load - 1.0 / self->cpus;
+	double gap = self->load - peers[best].load;
+	if (self_after - best_after < -overshoot(self->cpus, peers[best].cpus) || gap <= p->margin)
+		return 0;
+
+	/* the cheapest CPU-bound job to move; its cost is repaid over the residency */
+	double top_pct = 0;
+	for (size_t i = 0; i < njobs; i++)
+		if (jobs[i].cpu_pct > top_pct)
+			top_pct = jobs[i].cpu_pct;
+	size_t pick = njobs;
+	for (size_t i = 0; i < njobs; i++) {
+		if (!eligible(p, &jobs[i]) || !balance_cpu_bound(self, &jobs[i], top_pct))
+			continue;
+		if (pick == njobs || jobs[i].rss_kb < jobs[pick].rss_kb)
+			pick = i;
+	}
+	if (pick == njobs)
+		return 0;
+	double cost_s = p->link_kb_per_s > 0 ? (double)jobs[pick].rss_kb / p->link_kb_per_s : 0;
+	double horizon_s = p->residency_ms > 1000 ? (double)p->residency_ms / 1000.0 : 1.0;
+	double needed = p->margin + cost_s / horizon_s;
+	if (gap <= needed)
+		return 0;
+	d->job = pick;
+	d->node = best;
+	snprintf(d->reason, sizeof(d->reason),
+		 "load %.2f/CPU here, %.2f on %s (%.2f and %.2f after the move): a gap of %.2f, "
+		 "more than %.2f (margin %.2f + %.2f s to move %llu MiB over the residency)",
+		 self->load, peers[best].load, peers[best].name, self_after, best_after, gap,
+		 needed, p->margin, cost_s, (unsigned long long)(jobs[pick].rss_kb / 1024));
+	return 1;
+}
+
+int balance_accept(const struct bal_node *self, const struct bal_node *source,
+		   uint64_t rss_kb, uint64_t mem_low_kb, char *why, size_t whylen)
+{
+	if (self->mem_free_kb && self->mem_free_kb < rss_kb + mem_low_kb) {
+		snprintf(why, whylen, "%s has too little free memory: %llu MiB", self->name,
+			 (unsigned long long)(self->mem_free_kb / 1024));
+		return 0;
+	}
+	/* a move for memory's sake need not help the CPU load */
+	if (source->mem_free_kb < mem_low_kb)
+		return 1;
+	double self_after = self->load + 1.0 / self->cpus;
+	double source_after = source->load - 1.0 / source->cpus;
+	if (self_after - source_after > overshoot(self->cpus, source->cpus)) {
+		snprintf(why, whylen,
+			 "%s is busy enough: load %.2f/CPU with the moves under way, %.2f after "
+			 "this one, against %.2f left on %s",
+			 self->name, self->load, self_after, source_after, source->name);
+		return 0;
+	}
+	return 1;
+}

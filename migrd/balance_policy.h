@@ -1,0 +1,55 @@
+/* balance_policy.h: the load balancer's decisions, as plain functions over what a node
+ * knows (its own load, the load vectors gossip brought, its jobs). No I/O, no clock: the
+ * daemon (balance.c) and the unit tests drive the same code.
+ *
+ * Loads are runnable tasks per CPU of capacity. A CPU-bound job counts as one task: moving
+ * it takes 1/cpus off the source and puts 1/cpus on the destination. */
+#ifndef MIGR_BALANCE_POLICY_H
+#define MIGR_BALANCE_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bal_params {
+	double margin;		/* load per CPU a move must gain, beyond paying for itself */
+	uint64_t residency_ms;	/* a job stays at least this long where it landed */
+	uint64_t mem_low_kb;	/* less free memory than this: move memory out */
+	double link_kb_per_s;	/* measured speed of moves, to price one */
+};
+
+struct bal_node {
+	const char *name;
+	double load;		/* per CPU, counting moves under way to or from it */
+	double cpus;
+	uint64_t mem_free_kb;
+};
+
+struct bal_job {
+	const char *gpid;
+	double cpu_pct;		/* of one CPU, over the last sample */
+	uint64_t rss_kb;
+	uint64_t resident_ms;	/* since it started or landed here */
+	int movable;		/* not --no-migrate, not being moved, running */
+};
+
+struct bal_decision {
+	size_t job, node;	/* indexes into the arrays given */
+	char reason[256];
+};
+
+/* Picks at most one job to move and where. Returns 1 with d filled, 0 to stay put. */
+int balance_decide(const struct bal_params *p, const struct bal_node *self,
+		   const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
+		   size_t njobs, struct bal_decision *d);
+
+/* At a destination offered a job by a balancer: 1 if taking it keeps this node lighter
+ * than the source, else 0 with why. self->load already counts moves under way here. */
+int balance_accept(const struct bal_node *self, const struct bal_node *source,
+		   uint64_t rss_kb, uint64_t mem_low_kb, char *why, size_t whylen);
+
+/* A job is CPU-bound when it gets at least half the CPU a fair share would give it, or
+ * half what the busiest job here gets (on a host whose CPUs are oversubscribed no job gets
+ * its fair share); top_pct is that busiest job's. */
+int balance_cpu_bound(const struct bal_node *self, const struct bal_job *job, double top_pct);
+
+#endif
