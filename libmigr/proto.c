@@ -48,6 +48,7 @@ static const struct {
 	{ MSG_CTL_KILL, "kill" },
 	{ MSG_CTL_PS, "ps" },
 	{ MSG_CTL_MIGRATE, "migrate" },
+	{ MSG_CTL_BALANCE, "balance" },
 	{ MSG_CTL_OK, "ok" },
 	{ MSG_CTL_ERROR, "error" },
 	{ MSG_CTL_NODES_REPLY, "nodes-reply" },

@@ -1,0 +1,141 @@
+#!/usr/bin/env bats
+# Load balancing on a real three-node cluster of one CPU each: jobs move by themselves to
+# where there is room, and only when they should.
+
+load lib/cluster
+bats_require_minimum_version 1.5.0
+
+RESIDENCY_MS=4000
+
+setup() {
+	require_root
+	export MIGR_CLUSTER_CONF="balance-residency $RESIDENCY_MS"
+	cluster_up 3 --cpus 1 --balance >/dev/null
+}
+
+teardown() {
+	cluster_down
+}
+
+# burners N [MRUN-OPTION...]: N CPU-bound jobs started on node1, detached
+burners() {
+	local n=$1
+	shift
+	for _ in $(seq "$n"); do
+		on node1 mrun -d "$@" sh -c 'while :; do :; done' >/dev/null
+	done
+}
+
+# jobs_on NODE: how many jobs run there
+jobs_on() {
+	on node1 mps --json | jq --arg n "$1" '[.[] | select(.node == $n)] | length'
+}
+
+even() {
+	[ "$(jobs_on node1)" -eq 3 ] && [ "$(jobs_on node2)" -eq 3 ] && [ "$(jobs_on node3)" -eq 3 ]
+}
+
+total_moves() {
+	on node1 mps --json | jq '[.[] | .moves] | add // 0'
+}
+
+@test "an overloaded node sheds jobs until the loads are even, logging each reason" {
+	burners 9
+	wait_until 60 even
+	log=$(node_dir node1)/migrd.log
+	grep -q "balance: moving node1\.[0-9]* to node[23]: load [0-9.]*/CPU here, .* a gap of" "$log"
+	# and then it stays even: nothing more moves
+	moves=$(total_moves)
+	sleep 3
+	[ "$(total_moves)" -eq "$moves" ]
+	even
+}
+
+@test "a --no-migrate job never moves" {
+	burners 4 --no-migrate
+	sleep $((RESIDENCY_MS / 1000 + 4))
+	[ "$(jobs_on node1)" -eq 4 ]
+	[ "$(total_moves)" -eq 0 ]
+}
+
+@test "with balancing off nothing moves; turned on again, jobs spread" {
+	for n in node1 node2 node3; do on "$n" mctl balance off; done
+	on node1 mctl status | grep -q "balancer     off"
+	burners 6
+	sleep $((RESIDENCY_MS / 1000 + 3))
+	[ "$(jobs_on node1)" -eq 6 ]
+	[ "$(total_moves)" -eq 0 ]
+	on node1 mctl balance on
+	wait_until 40 sh -c "[ \$($CLUSTER run node1 mps --json | jq '[.[] | select(.node == \"node1\")] | length') -le 2 ]"
+}
+
+@test "only root may turn the balancer off" {
+	run on node1 setpriv --reuid=65534 --regid=65534 --clear-groups mctl balance off
+	[ "$status" -eq 1 ]
+	[ "$output" = "mctl: balance: only root may turn the balancer on or off" ]
+	run on node1 mctl balance sideways
+	[ "$status" -eq 2 ]
+	on node1 mctl status --json | jq -e '.balance == true'
+}
+
+# Polls mps and records, per job, when it was first seen on a new node.
+watch_moves() {
+	local until=$((SECONDS + $1)) out=$2 now
+	while [ $SECONDS -lt "$until" ]; do
+		now=$(date +%s%N)
+		on node1 mps --json | jq -r --arg t "$now" '.[] | "\($t) \(.gpid) \(.node)"' >>"$out"
+		sleep 0.2
+	done
+}
+
+@test "no job moves twice within the minimum residency" {
+	start=$(date +%s%N)
+	burners 6
+	# once they have spread, node2 and node3 get loads of their own that do not move, so
+	# the jobs that just landed there are pushed on again
+	wait_until 40 sh -c "[ \$($CLUSTER run node1 mps --json | jq '[.[] | select(.node == \"node1\")] | length') -le 2 ]"
+	for n in node2 node2 node2 node3 node3 node3; do
+		on "$n" mrun -d --no-migrate sh -c 'while :; do :; done' >/dev/null
+	done
+	seen=$BATS_TEST_TMPDIR/seen
+	watch_moves 20 "$seen"
+	# per job: the times it changed node; consecutive changes (and the first, counted from
+	# its start) at least the residency apart, less the polling interval
+	awk -v start="$start" -v min=$(((RESIDENCY_MS - 400) * 1000000)) '
+		{ if (!($2 in node)) { node[$2] = $3; last[$2] = start; next }
+		  if ($3 != node[$2]) {
+			if ($1 - last[$2] < min) { print "moved too soon: " $2 " to " $3; bad = 1 }
+			node[$2] = $3; last[$2] = $1; moves++
+		  } }
+		END { print moves + 0 " moves seen"; exit bad }' "$seen"
+	# some job did move twice, or the test proved nothing
+	on node1 mps --json | jq -e '[.[] | select(.moves >= 2)] | length > 0'
+}
+
+@test "a destination dying during a balancing move loses no job that had not left" {
+	memjob=$MIGR_BUILDDIR/tests/tools/memjob
+	[ -x "$memjob" ] || skip "tests/tools/memjob not built (make check builds it)"
+	for _ in 1 2 3 4; do
+		on node1 mrun -d "$memjob" 200 >/dev/null
+	done
+	gpids=$(on node1 mps --json | jq -r '.[].gpid' | sort)
+	log=$(node_dir node1)/migrd.log
+	wait_until 30 grep -q "balance: moving" "$log"
+	line=$(grep -m1 "balance: moving" "$log")
+	moving=$(sed 's/.*balance: moving \([^ ]*\) to \([^:]*\):.*/\1/' <<<"$line")
+	dest=$(sed 's/.*balance: moving \([^ ]*\) to \([^:]*\):.*/\2/' <<<"$line")
+	cluster stop "$dest" --kill
+	on node1 mctl balance off	# what stays on node1 stays, for the count below
+	wait_until 20 sh -c "$CLUSTER run node1 mctl nodes --json | jq -e '.[] | select(.name == \"$dest\") | .state == \"dead\"'"
+	sleep 1
+	run on node1 mps --json
+	listed=$(jq -r '.[] | select(.state != "Z") | .gpid' <<<"$output" | sort)
+	for g in $gpids; do
+		[ "$g" = "$moving" ] && continue
+		grep -qx "$g" <<<"$listed"	# every job that had not left still runs
+	done
+	# the one under way either stayed on node1, or had landed on the dead node
+	if grep -qx "$moving" <<<"$listed"; then
+		[ "$(jq -r --arg g "$moving" '.[] | select(.gpid == $g) | .node' <<<"$output")" != "$dest" ]
+	fi
+}
