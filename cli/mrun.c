@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		"  -j N          run N copies across the cluster; exit 0 if all succeed, else with\n"
 		"                the first failure's status\n"
 		"  --tag         with -j: prefix each output line with the copy's id\n"
-		"  --no-migrate  never move this job\n"
+		"  --no-migrate  the load balancer never moves this job (mmigrate still may)\n"
 		"  -h, --help    this help\n"
 		"mrun exits with the job's status, 128+N if it died of signal N; 127 if CMD is not\n"
 		"found, 126 if it cannot be run. MIGR_SOCKET selects the daemon.\n");

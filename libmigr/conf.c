@@ -156,7 +156,7 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 	} else if (!strcmp(k, "cpus")) {
 		char *end;
 		double d = nw == 2 ? strtod(w[1], &end) : 0;
-		if (nw != 2 || *end || d < 0.01 || d > 4096)
+		if (nw != 2 || *end || !(d >= 0.01 && d <= 4096))
 			return bad(p, "cpus: want a number of CPUs in 0.01..4096");
 		c->cpus = d;
 	} else if (!strcmp(k, "gossip-period")) {

@@ -40,7 +40,8 @@ static void usage(FILE *f)
 		"  -f       stay in the foreground and log to stderr\n"
 		"  -n       check the configuration, print it and exit\n"
 		"  -v       verbose logging\n"
-		"  -h       this help\n");
+		"  -h, --help     this help\n"
+		"  --version      print the version and exit\n");
 }
 
 /* ---- gossip transport ---- */
