@@ -73,6 +73,22 @@ static void client_close(struct client *c, const char *why)
 	nclients--;
 }
 
+/* Replies queue behind what is still unsent: a client may send requests back to back. */
+static void reply(struct client *c, struct mw *frame)
+{
+	mw_bytes(&c->out, frame->buf, frame->len);
+	mw_free(frame);
+}
+
+static void reply_ok(struct client *c)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_OK);
+	mw_frame_end(&w);
+	reply(c, &w);
+}
+
 /* Queues a frame for a client, if it is still there, and writes what it can now. */
 void control_send(uint64_t id, const struct mw *frame)
 {
@@ -125,9 +141,12 @@ static void do_nodes(struct client *c)
 		node_of(&g->nodes[i], &nodes[i], now);
 	nodes[0].self = 1;
 	nodes[0].age_ms = 0;
-	mw_frame_begin(&c->out, MSG_CTL_NODES_REPLY);
-	migr_nodes_encode(&c->out, nodes, count);
-	mw_frame_end(&c->out);
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_NODES_REPLY);
+	migr_nodes_encode(&w, nodes, count);
+	mw_frame_end(&w);
+	reply(c, &w);
 	free(nodes);
 }
 
@@ -152,9 +171,12 @@ static void do_status(struct client *c)
 	s.cpus = migrd.conf.cpus;
 	s.mem_free_kb = migrd.mem_free_kb;
 	s.balance = balance_on();
-	mw_frame_begin(&c->out, MSG_CTL_STATUS_REPLY);
-	migr_status_encode(&c->out, &s);
-	mw_frame_end(&c->out);
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_STATUS_REPLY);
+	migr_status_encode(&w, &s);
+	mw_frame_end(&w);
+	reply(c, &w);
 }
 
 static void do_leave(struct client *c)
@@ -163,8 +185,7 @@ static void do_leave(struct client *c)
 		control_error(c->id, -EPERM, "leave: only root may take a node out of the cluster");
 		return;
 	}
-	mw_frame_begin(&c->out, MSG_CTL_OK);
-	mw_frame_end(&c->out);
+	reply_ok(c);
 	/* reply first: the shutdown closes this socket shortly */
 	if (send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
 		c->out.len = 0;
@@ -257,8 +278,7 @@ static int handle_request(struct client *c, const struct migr_frame_hdr *h, cons
 			return 0;
 		}
 		balance_set(on, c->cred.uid);
-		mw_frame_begin(&c->out, MSG_CTL_OK);
-		mw_frame_end(&c->out);
+		reply_ok(c);
 		return 0;
 	}
 	case MSG_CTL_PS:
