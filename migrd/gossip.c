@@ -230,17 +230,58 @@ static int window_has(const struct migr_gossip_msg *m, const uint32_t *slots, ui
 	return 0;
 }
 
+/* How long a change counts as news to pass on: long enough for a rumour to reach every
+ * node (O(log N) periods), short enough that old news does not crowd out new. */
+static uint64_t news_ttl(const struct gossip *g)
+{
+	unsigned log2n = 0;
+	while ((1u << log2n) < g->count)
+		log2n++;
+	return (uint64_t)g->p.period_ms * (4 + 2 * log2n);
+}
+
 /* Fills from a ring, newest first, up to limit entries in all. */
 static void window_fill(const struct gossip *g, struct migr_gossip_msg *m, uint32_t *slots,
-			const uint32_t *ring, uint32_t head, unsigned limit, uint64_t now)
+			const uint32_t *ring, uint32_t head, unsigned limit, int news, uint64_t now)
 {
 	for (uint32_t k = 0; k < GOSSIP_RING && k < head && m->count < limit; k++) {
 		uint32_t slot = ring[(head - 1 - k) % GOSSIP_RING];
 		const struct gossip_node *n = &g->nodes[slot];
 		if (slot == 0 || (n->state == MIGR_NODE_DEAD) || window_has(m, slots, slot))
 			continue;
+		if (news && now - n->changed_at > news_ttl(g))
+			break;	/* the ring is newest first: the rest is older still */
 		slots[m->count] = slot;
 		entry_of(n, now, &m->entries[m->count++]);
+	}
+}
+
+/* Fills with the heartbeats heard most recently (the smallest age first): a heartbeat is
+ * passed on while it is among the freshest a node knows, which spreads it like a rumour. */
+static void fill_freshest(const struct gossip *g, struct migr_gossip_msg *m, uint32_t *slots,
+			  unsigned limit, uint64_t now)
+{
+	uint32_t cand[GOSSIP_RING];
+	unsigned n = 0;
+	for (uint32_t k = 0; k < GOSSIP_RING && k < g->fresh_head; k++) {
+		uint32_t slot = g->fresh[(g->fresh_head - 1 - k) % GOSSIP_RING];
+		const struct gossip_node *nd = &g->nodes[slot];
+		int dup = slot == 0 || nd->state == MIGR_NODE_DEAD || window_has(m, slots, slot);
+		for (unsigned c = 0; c < n && !dup; c++)
+			dup = cand[c] == slot;
+		if (dup)
+			continue;
+		/* insertion sort, newest updated_at first: at most GOSSIP_RING entries */
+		unsigned at = n++;
+		while (at > 0 && g->nodes[cand[at - 1]].updated_at < nd->updated_at) {
+			cand[at] = cand[at - 1];
+			at--;
+		}
+		cand[at] = slot;
+	}
+	for (unsigned c = 0; c < n && m->count < limit; c++) {
+		slots[m->count] = cand[c];
+		entry_of(&g->nodes[cand[c]], now, &m->entries[m->count++]);
 	}
 }
 
@@ -251,9 +292,18 @@ static void build_message(struct gossip *g, struct migr_gossip_msg *m, uint64_t 
 	slots[m->count] = 0;
 	entry_of(&g->nodes[0], now, &m->entries[m->count++]);
 	unsigned total = 1 + g->p.window;
-	window_fill(g, m, slots, g->news, g->news_head, 1 + (g->p.window + 1) / 2, now);
-	window_fill(g, m, slots, g->fresh, g->fresh_head, total, now);
-	window_fill(g, m, slots, g->news, g->news_head, total, now);
+	/* up to half news, a quarter the heartbeats heard last, the rest round-robin over
+	 * the whole table, so that every node's state keeps being passed on */
+	window_fill(g, m, slots, g->news, g->news_head, 1 + (g->p.window + 1) / 2, 1, now);
+	fill_freshest(g, m, slots, 1 + (3 * g->p.window + 3) / 4, now);
+	for (uint32_t tries = 1; tries < g->count && m->count < total; tries++) {
+		g->cursor = g->cursor + 1 < g->count ? g->cursor + 1 : 1;
+		const struct gossip_node *n = &g->nodes[g->cursor];
+		if (n->state == MIGR_NODE_DEAD || window_has(m, slots, g->cursor))
+			continue;
+		slots[m->count] = g->cursor;
+		entry_of(n, now, &m->entries[m->count++]);
+	}
 }
 
 static void send_to(struct gossip *g, const char *addr, uint16_t port,
@@ -302,35 +352,113 @@ void gossip_set_vector(struct gossip *g, const struct migr_vector *v, uint64_t n
 	self->vec = *v;
 }
 
+/* The timeouts as configured, stretched for a cluster too large for every heartbeat to get
+ * round in time: a node hears of about fanout * window others per period, so news of all
+ * N-1 takes at least (N-1) / (fanout * window) periods, and with random choice a few times
+ * that. Messages stay bounded; detection slows down as O(N), never a false death. */
+static uint64_t timeout_scale_ms(const struct gossip *g)
+{
+	uint64_t per_period = (uint64_t)g->p.fanout * (g->p.window ? g->p.window : 1);
+	return (uint64_t)g->p.period_ms * 4 * (g->count > 1 ? g->count - 1 : 0) / per_period;
+}
+
+static uint64_t suspect_after(const struct gossip *g)
+{
+	uint64_t scaled = timeout_scale_ms(g);
+	return scaled > g->p.suspect_ms ? scaled : g->p.suspect_ms;
+}
+
+static uint64_t dead_after(const struct gossip *g)
+{
+	return suspect_after(g) + (g->p.dead_ms - g->p.suspect_ms);
+}
+
+/* Direct answers per period to nodes whose view of us is stale: bounded, so that a burst
+ * of probes (everyone probing the seed they all joined through) costs little. */
+#define REFUTES 8
+
+/* Sends m to n with n's own entry in it (in place of the last window entry if full), so
+ * that n sees how stale our view of it is and answers at once (see refute). */
+static void probe(struct gossip *g, const struct gossip_node *n, const struct migr_gossip_msg *m,
+		  uint64_t now)
+{
+	static struct migr_gossip_msg p;
+	p = *m;
+	int has = 0;
+	for (uint16_t i = 1; i < p.count; i++)
+		has |= !strcmp(p.entries[i].name, gossip_name(n));
+	if (!has) {
+		uint16_t at = p.count < 1 + g->p.window ? p.count++ : (uint16_t)(p.count - 1);
+		if (at == 0)
+			return;	/* a window of 0: nothing to probe with */
+		entry_of(n, now, &p.entries[at]);
+	}
+	send_node(g, n, &p);
+}
+
 void gossip_tick(struct gossip *g, uint64_t now)
 {
 	struct gossip_node *self = &g->nodes[0];
 	self->heartbeat++;
 	self->updated_at = now;
+	g->refutes_left = REFUTES;
 
+	/* Nodes quiet for half the suspect timeout are probed directly, the quietest first, a
+	 * few per period: a live node answers at once, so only one that does not becomes
+	 * suspect, however thinly gossip happened to spread its heartbeat. */
+	enum { PROBES = 2 };
+	uint64_t suspect_ms = suspect_after(g), dead_ms = dead_after(g);
+	uint32_t quiet[PROBES] = { 0 };
+	uint64_t quiet_for[PROBES] = { 0 };
 	uint32_t live = 0;
 	for (uint32_t i = 1; i < g->count; i++) {
 		struct gossip_node *n = &g->nodes[i];
 		if (n->status == GOSSIP_LEFT)
 			continue;
 		uint64_t silent = now > n->updated_at ? now - n->updated_at : 0;
-		int state = silent >= g->p.dead_ms	  ? MIGR_NODE_DEAD
-			    : silent >= g->p.suspect_ms ? MIGR_NODE_SUSPECT
-							: MIGR_NODE_ALIVE;
+		int state = silent >= dead_ms	 ? MIGR_NODE_DEAD
+			    : silent >= suspect_ms ? MIGR_NODE_SUSPECT
+						   : MIGR_NODE_ALIVE;
 		set_state(g, n, state);
 		live += state != MIGR_NODE_DEAD;
+		if (state != MIGR_NODE_DEAD && silent >= suspect_ms / 2) {
+			for (int k = 0; k < PROBES; k++)
+				if (silent > quiet_for[k]) {
+					for (int j = PROBES - 1; j > k; j--) {
+						quiet[j] = quiet[j - 1];
+						quiet_for[j] = quiet_for[j - 1];
+					}
+					quiet[k] = i;
+					quiet_for[k] = silent;
+					break;
+				}
+		}
 	}
 
 	struct migr_gossip_msg m;
 	build_message(g, &m, now);
+	for (int k = 0; k < PROBES; k++)
+		if (quiet[k])
+			probe(g, &g->nodes[quiet[k]], &m, now);
 	/* Alone: knock on every seed, so a node joins through any of them. */
 	if (live == 0)
 		for (uint32_t i = 0; i < g->nseeds; i++)
 			send_to(g, g->seeds[i].addr, g->seeds[i].port, &m);
-	for (unsigned k = 0; k < g->p.fanout && live; k++) {
-		struct gossip_node *n = random_peer(g, 0);
-		if (n)
+	/* fanout different peers (as far as there are that many) */
+	struct gossip_node *sent[16];
+	unsigned nsent = 0;
+	for (unsigned k = 0; k < g->p.fanout && k < live && nsent < 16; k++) {
+		struct gossip_node *n = NULL;
+		for (int tries = 0; tries < 8 && !n; tries++) {
+			n = random_peer(g, 0);
+			for (unsigned s = 0; n && s < nsent; s++)
+				if (sent[s] == n)
+					n = NULL;
+		}
+		if (n) {
 			send_node(g, n, &m);
+			sent[nsent++] = n;
+		}
 	}
 	/* Now and then try a dead node: a healed partition joins up again. */
 	if (rnd(g, 8) == 0) {
@@ -370,14 +498,16 @@ static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entr
 	n->incarnation = e->incarnation;
 	n->heartbeat = e->heartbeat;
 	n->vec = e->vec;
-	if (heard > n->updated_at || fresh_node)
+	if (heard > n->updated_at || fresh_node) {
 		n->updated_at = heard;
-	ring_push(g->fresh, &g->fresh_head, (uint32_t)(n - g->nodes));
+		/* fresher than anything we had: worth passing on soon */
+		ring_push(g->fresh, &g->fresh_head, (uint32_t)(n - g->nodes));
+	}
 
 	uint64_t silent = now - n->updated_at;
 	int state = n->status == GOSSIP_LEFT	    ? MIGR_NODE_LEFT
-		    : silent >= g->p.dead_ms	    ? MIGR_NODE_DEAD
-		    : silent >= g->p.suspect_ms ? MIGR_NODE_SUSPECT
+		    : silent >= dead_after(g)	    ? MIGR_NODE_DEAD
+		    : silent >= suspect_after(g) ? MIGR_NODE_SUSPECT
 						    : MIGR_NODE_ALIVE;
 	if (fresh_node)
 		n->state = GOSSIP_STATE_NEW;	/* report a join as a change from nothing */
@@ -385,20 +515,47 @@ static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entr
 	return (was != MIGR_NODE_ALIVE && state == MIGR_NODE_ALIVE) ? n : NULL;
 }
 
+/* The sender's entry about us is well behind: it is about to suspect us (or probes us).
+ * Answer it directly, a few times per period at most. */
+static void refute(struct gossip *g, const struct migr_gossip_msg *m, uint64_t now)
+{
+	const struct gossip_node *self = &g->nodes[0];
+	uint64_t behind = suspect_after(g) / 2 / (g->p.period_ms ? g->p.period_ms : 1);
+	if (m->count < 2 || !g->refutes_left || self->status == GOSSIP_LEFT)
+		return;
+	for (uint16_t i = 1; i < m->count; i++) {
+		const struct migr_gossip_entry *e = &m->entries[i];
+		if (strcmp(e->name, gossip_name(self)) || e->incarnation != self->incarnation ||
+		    e->heartbeat + behind > self->heartbeat)
+			continue;
+		const struct gossip_node *sender = gossip_find(g, m->entries[0].name);
+		if (!sender || sender == self)
+			return;
+		struct migr_gossip_msg reply;
+		build_message(g, &reply, now);
+		send_node(g, sender, &reply);
+		g->refutes_left--;
+		return;
+	}
+}
+
 void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t now)
 {
-	struct gossip_node *sender_new = NULL;
+	/* a slot, not a pointer: merging the rest may grow (move) the table */
+	uint32_t sender_new = 0;
 	for (uint16_t i = 0; i < m->count; i++) {
 		struct gossip_node *n = merge(g, &m->entries[i], now);
-		if (i == 0)
-			sender_new = n;
+		if (i == 0 && n)
+			sender_new = (uint32_t)(n - g->nodes);
 	}
 	/* A sender we did not count as alive (it joined or came back) gets our view at once,
 	 * so a joining node learns the cluster in one round trip. */
 	if (sender_new) {
 		struct migr_gossip_msg reply;
 		build_message(g, &reply, now);
-		send_node(g, sender_new, &reply);
+		send_node(g, &g->nodes[sender_new], &reply);
+	} else {
+		refute(g, m, now);
 	}
 }
 

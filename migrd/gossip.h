@@ -1,11 +1,15 @@
 /* gossip.h: cluster membership, load dissemination and failure detection, MOSIX-style.
  *
  * Every period a node bumps its heartbeat and sends its own load vector plus a window of the
- * newest vectors it knows to a few random peers. Half the window carries the newest news
- * (vectors whose content changed, nodes that joined or left), half the freshest heartbeats,
+ * vectors it knows to a few different random peers. Up to half the window carries recent
+ * news (vectors whose content changed, nodes that joined or left, for O(log N) periods), a
+ * quarter the freshest heartbeats it heard, the rest a round-robin over its whole table,
  * so a change spreads like a rumour in O(log N) periods while message size stays bounded.
- * A node not heard of for suspect_ms is suspect, for dead_ms dead; a restarted node comes
- * back with a higher incarnation.
+ * A node not heard of for half the suspect timeout is probed directly (a few per period)
+ * and answers at once; one not heard of for suspect_ms is suspect, for dead_ms dead. In a
+ * cluster too large for every heartbeat to get round within those (N-1 > fanout * window
+ * * suspect periods / 4), both stretch in proportion to N: bounded bytes per node, never a
+ * false death. A restarted node comes back with a higher incarnation.
  *
  * This module does no I/O and reads no clock: the caller passes the time (ms, any
  * monotonic origin) and a transport. The daemon and bench/gossip-sim drive the same code. */
@@ -64,6 +68,8 @@ struct gossip {
 	uint32_t nseeds;
 	uint32_t news[GOSSIP_RING], fresh[GOSSIP_RING];	/* rings of node slots */
 	uint32_t news_head, fresh_head;
+	uint32_t cursor;		/* round-robin over the table for the rest of the window */
+	unsigned refutes_left;		/* direct answers to stale views of us, per period */
 	uint64_t rng;
 	uint64_t sent_bytes;		/* encoded bytes sent, for the benchmark */
 };
