@@ -75,8 +75,8 @@ state_on() {
 	# dead-timeout is 3 s in test clusters; allow a few periods more
 	wait_until 6 sh -c "[ \"\$($BATS_TEST_DIRNAME/../scripts/cluster run node1 mctl nodes --json |
 		jq -r '.[] | select(.name == \"node3\") | .state')\" = dead ]"
-	run state_on node2 node3
-	[ "$output" = dead ]
+	wait_until 2 sh -c "[ \"\$($BATS_TEST_DIRNAME/../scripts/cluster run node2 mctl nodes --json |
+		jq -r '.[] | select(.name == \"node3\") | .state')\" = dead ]"
 	grep -q "node3: suspect -> dead" "$(node_dir node1)/migrd.log"
 	cluster start node3
 	wait_until 6 sh -c "[ \"\$($BATS_TEST_DIRNAME/../scripts/cluster run node1 mctl nodes --json |
