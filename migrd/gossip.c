@@ -77,6 +77,10 @@ const char *gossip_addr(const struct gossip_node *n)
 	return pool.str[n->addr_id];
 }
 
+/* Direct answers per period, to joiners and to nodes whose view of us is stale: bounded,
+ * so that a burst (a whole cluster joining through one seed, or probing it) costs little. */
+#define REPLIES 8
+
 /* ---- the node table ---- */
 
 static uint32_t rnd(struct gossip *g, uint32_t bound)
@@ -171,6 +175,7 @@ void gossip_init(struct gossip *g, const struct gossip_params *p,
 		g->p.window = GOSSIP_WINDOW_MAX;
 	g->t = *t;
 	g->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
+	g->replies_left = REPLIES;
 	index_rebuild(g);
 	struct gossip_node *self = add_node(g, intern(name));
 	self->addr_id = intern(addr);
@@ -359,7 +364,7 @@ void gossip_set_vector(struct gossip *g, const struct migr_vector *v, uint64_t n
 static uint64_t timeout_scale_ms(const struct gossip *g)
 {
 	uint64_t per_period = (uint64_t)g->p.fanout * (g->p.window ? g->p.window : 1);
-	return (uint64_t)g->p.period_ms * 4 * (g->count > 1 ? g->count - 1 : 0) / per_period;
+	return (uint64_t)g->p.period_ms * 4 * g->others / per_period;
 }
 
 static uint64_t suspect_after(const struct gossip *g)
@@ -373,17 +378,12 @@ static uint64_t dead_after(const struct gossip *g)
 	return suspect_after(g) + (g->p.dead_ms - g->p.suspect_ms);
 }
 
-/* Direct answers per period to nodes whose view of us is stale: bounded, so that a burst
- * of probes (everyone probing the seed they all joined through) costs little. */
-#define REFUTES 8
-
 /* Sends m to n with n's own entry in it (in place of the last window entry if full), so
  * that n sees how stale our view of it is and answers at once (see refute). */
 static void probe(struct gossip *g, const struct gossip_node *n, const struct migr_gossip_msg *m,
 		  uint64_t now)
 {
-	static struct migr_gossip_msg p;
-	p = *m;
+	struct migr_gossip_msg p = *m;
 	int has = 0;
 	for (uint16_t i = 1; i < p.count; i++)
 		has |= !strcmp(p.entries[i].name, gossip_name(n));
@@ -401,7 +401,7 @@ void gossip_tick(struct gossip *g, uint64_t now)
 	struct gossip_node *self = &g->nodes[0];
 	self->heartbeat++;
 	self->updated_at = now;
-	g->refutes_left = REFUTES;
+	g->replies_left = REPLIES;
 
 	/* Nodes quiet for half the suspect timeout are probed directly, the quietest first, a
 	 * few per period: a live node answers at once, so only one that does not becomes
@@ -435,6 +435,7 @@ void gossip_tick(struct gossip *g, uint64_t now)
 		}
 	}
 
+	g->others = live;
 	struct migr_gossip_msg m;
 	build_message(g, &m, now);
 	for (int k = 0; k < PROBES; k++)
@@ -521,7 +522,7 @@ static void refute(struct gossip *g, const struct migr_gossip_msg *m, uint64_t n
 {
 	const struct gossip_node *self = &g->nodes[0];
 	uint64_t behind = suspect_after(g) / 2 / (g->p.period_ms ? g->p.period_ms : 1);
-	if (m->count < 2 || !g->refutes_left || self->status == GOSSIP_LEFT)
+	if (m->count < 2 || !g->replies_left || self->status == GOSSIP_LEFT)
 		return;
 	for (uint16_t i = 1; i < m->count; i++) {
 		const struct migr_gossip_entry *e = &m->entries[i];
@@ -534,7 +535,7 @@ static void refute(struct gossip *g, const struct migr_gossip_msg *m, uint64_t n
 		struct migr_gossip_msg reply;
 		build_message(g, &reply, now);
 		send_node(g, sender, &reply);
-		g->refutes_left--;
+		g->replies_left--;
 		return;
 	}
 }
@@ -550,7 +551,8 @@ void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t 
 	}
 	/* A sender we did not count as alive (it joined or came back) gets our view at once,
 	 * so a joining node learns the cluster in one round trip. */
-	if (sender_new) {
+	if (sender_new && g->replies_left) {
+		g->replies_left--;
 		struct migr_gossip_msg reply;
 		build_message(g, &reply, now);
 		send_node(g, &g->nodes[sender_new], &reply);
