@@ -77,8 +77,10 @@ const char *gossip_addr(const struct gossip_node *n)
 	return pool.str[n->addr_id];
 }
 
-/* Direct answers per period, to joiners and to nodes whose view of us is stale: bounded,
- * so that a burst (a whole cluster joining through one seed, or probing it) costs little. */
+/* Direct answers per period to nodes whose view of us is stale: bounded, so that a burst
+ * of probes (everyone probing the seed they all joined through) costs little. A joiner is
+ * always answered: that is one message per node that joins, and what makes a cold start
+ * of a whole cluster through one seed take O(log N) periods rather than O(N). */
 #define REPLIES 8
 
 /* ---- the node table ---- */
@@ -410,11 +412,12 @@ void gossip_tick(struct gossip *g, uint64_t now)
 	uint64_t suspect_ms = suspect_after(g), dead_ms = dead_after(g);
 	uint32_t quiet[PROBES] = { 0 };
 	uint64_t quiet_for[PROBES] = { 0 };
-	uint32_t live = 0;
+	uint32_t live = 0, known = 0;
 	for (uint32_t i = 1; i < g->count; i++) {
 		struct gossip_node *n = &g->nodes[i];
 		if (n->status == GOSSIP_LEFT)
 			continue;
+		known++;
 		uint64_t silent = now > n->updated_at ? now - n->updated_at : 0;
 		int state = silent >= dead_ms	 ? MIGR_NODE_DEAD
 			    : silent >= suspect_ms ? MIGR_NODE_SUSPECT
@@ -435,7 +438,7 @@ void gossip_tick(struct gossip *g, uint64_t now)
 		}
 	}
 
-	g->others = live;
+	g->others = known;
 	struct migr_gossip_msg m;
 	build_message(g, &m, now);
 	for (int k = 0; k < PROBES; k++)
@@ -551,8 +554,7 @@ void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t 
 	}
 	/* A sender we did not count as alive (it joined or came back) gets our view at once,
 	 * so a joining node learns the cluster in one round trip. */
-	if (sender_new && g->replies_left) {
-		g->replies_left--;
+	if (sender_new) {
 		struct migr_gossip_msg reply;
 		build_message(g, &reply, now);
 		send_node(g, &g->nodes[sender_new], &reply);

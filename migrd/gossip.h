@@ -69,8 +69,9 @@ struct gossip {
 	uint32_t news[GOSSIP_RING], fresh[GOSSIP_RING];	/* rings of node slots */
 	uint32_t news_head, fresh_head;
 	uint32_t cursor;		/* round-robin over the table for the rest of the window */
-	unsigned replies_left;		/* direct answers (to joiners, to stale views), per period */
-	uint32_t others;		/* nodes not dead or gone at the last tick: sizes timeouts */
+	unsigned replies_left;		/* direct answers to stale views of us, per period */
+	uint32_t others;		/* nodes known and not gone (left) at the last tick: sizes
+					 * the timeouts; a dead node counts, as it may only be slow */
 	uint64_t rng;
 	uint64_t sent_bytes;		/* encoded bytes sent, for the benchmark */
 };
