@@ -1,1 +1,1410 @@
-int main(void){return 0;}
+/* gossip-sim: drives migrd's own gossip module (migrd/gossip.c, linked in unchanged) for N
+ * simulated nodes on a virtual clock, with an in-memory transport.
+ *
+ * Time moves in rounds of one gossip period. In round r, at time r * period:
+ *   1. every running node does what migrd's gossip_period() does: gossip_set_vector(), then
+ *      gossip_tick(), which sends;
+ *   2. what was sent arrives (gossip_receive) --latency ms later (default 0, as on a LAN),
+ *      at that time, unless the loss draw dropped it or its receiver has stopped; replies
+ *      arrive the same way. The receivers act on it at their tick in round r + 1.
+ * A message's age stamps thus stay true: a relayed heartbeat looks as old as it is. (Had
+ * the sim delivered at the next tick's time, every hop would make heartbeats look one
+ * period fresher than they are.) Round 0 is the daemon's first gossip_period(), at start.
+ *
+ * Scenarios, for each N:
+ *   join   a cold start: every node starts at time 0 knowing only one seed (node 0, which
+ *          has none), as a daemon does with its `peer` lines; rounds until every node has
+ *          every other node in its table, and until every node sees every other alive.
+ * Then, on a formed cluster (every node told of every other at time 0 through
+ * gossip_receive(), see sim_warm()), one after the other:
+ *   load   one node's load steps from 0 to 1.5 (news, by gossip.c's is_news()); rounds
+ *          until every running node holds the new value;
+ *   death  one node stops (no more ticks, messages to it are lost); periods from its last
+ *          heartbeat until every running node that knows it sees it dead. This includes
+ *          the dead timeout, which gossip.c stretches in proportion to N in large clusters;
+ *          the table shows that timeout and the periods beyond it. Skipped when the
+ *          timeout is longer than --death-limit periods;
+ *   rejoin that node starts again (incarnation 2, an empty table, its seeds); rounds until
+ *          every other node sees it alive again, and until it sees every node alive;
+ * and the traffic (during the cold join, and on the formed cluster before the load change):
+ * the bytes of each message as gossip.c counts them with
+ * migr_gossip_encode() (the real wire encoder, proto.c), per node per period, mean and
+ * max, and on the wire (frame header and the sealed record's length and tag added; TCP/IP
+ * headers not).
+ *
+ * Parameters default to migrd's own (libmigr/conf.c defaults, read through
+ * migr_config_load()). See bench/README.md. */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "gossip.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+#define SIM_PORT MIGR_DEFAULT_PORT
+#define NODES_MAX 1000000u
+#define N_LIST_MAX 32
+/* On the wire a gossip payload travels in a frame (header) sealed into a record:
+ * u32 length, ciphertext, stream tag (auth.c: migr_auth_seal). */
+#define WIRE_OVERHEAD (4 + MIGR_FRAME_HDR + crypto_secretstream_xchacha20poly1305_ABYTES)
+
+/* ---- options ---- */
+
+static struct {
+	uint32_t n[N_LIST_MAX];
+	unsigned nn;
+	double loss;
+	uint64_t seed;
+	const char *csv;
+	const char *config;
+	unsigned max_rounds;
+	unsigned join_rounds;
+	unsigned steady_rounds;
+	unsigned latency_ms;
+	unsigned seeds;
+	unsigned death_limit;
+	int quiet;
+	struct gossip_params p;
+} opt = {
+	.loss = 0,
+	.seed = 1,
+	.max_rounds = 200,
+	.join_rounds = 100,
+	.steady_rounds = 10,
+	.seeds = 1,
+	.death_limit = 600,
+};
+
+static const char *prog = "gossip-sim";
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gossip-sim [options]\n"
+		"Simulates N migrd nodes running migrd/gossip.c on a virtual clock and measures\n"
+		"join, load-change and death propagation in gossip periods, and bytes sent.\n"
+		"\n"
+		"  -n, --nodes LIST      node counts, comma-separated (default 100,1000,10000)\n"
+		"  -l, --loss P          drop each message with probability P, 0 <= P < 1 (default 0)\n"
+		"  -s, --seed S          random seed; same seed, same figures (default 1)\n"
+		"      --csv FILE        also write one CSV row per node count to FILE ('-': stdout)\n"
+		"  -J, --join-rounds R   run the join scenario for at most R rounds (default 100)\n"
+		"  -r, --max-rounds R    give up the load, death and rejoin scenarios after R rounds\n"
+		"                        (death: R rounds beyond dead-timeout) (default 200)\n"
+		"      --steady R        quiet periods of the formed cluster in which traffic and false\n"
+		"                        suspicions are measured, before the load change (default 10)\n"
+		"  -c, --config FILE     take the gossip parameters from a migrd.conf\n"
+		"      --period MS       gossip-period (default: migrd's, %u)\n"
+		"      --fanout K        gossip-fanout (default: migrd's, %u)\n"
+		"      --window W        gossip-window (default: migrd's, %u)\n"
+		"      --suspect MS      suspect-timeout (default: migrd's, %u)\n"
+		"      --dead MS         dead-timeout (default: migrd's, %u)\n"
+		"      --latency MS      network delay of a message, below the period (default 0)\n"
+		"      --seeds K         every node's seeds (peer lines) are nodes 0..K-1 (default 1;\n"
+		"                        scripts/cluster lists every node: K >= N)\n"
+		"      --death-limit R   skip the death scenario when its timeout (stretched with N by\n"
+		"                        gossip.c) is longer than R periods (default 600)\n"
+		"  -j, --threads T       worker threads (default: the CPUs online); the figures do\n"
+		"                        not depend on it\n"
+		"  -q, --quiet           no progress lines on stderr\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"A round is one gossip period: every node ticks (and sends), then the messages\n"
+		"arrive (after --latency), replies included, and are acted on at the next tick.\n"
+		"Join and load count the rounds from the first send to the last node knowing, both\n"
+		"included; death counts periods from the node's last heartbeat until the last node\n"
+		"declares it dead. '-' in the table: not reached within the round limit.\n",
+		opt.p.period_ms, opt.p.fanout, opt.p.window, opt.p.suspect_ms, opt.p.dead_ms);
+}
+
+/* migrd's defaults, from libmigr/conf.c itself: load a minimal configuration (or the
+ * user's). */
+static int params_from_config(const char *path, struct gossip_params *p, char *err,
+			      size_t errlen)
+{
+	char tmp[] = "/tmp/gossip-sim.XXXXXX";
+	struct migr_config *c = xcalloc(1, sizeof(*c));
+	int r;
+	if (!path) {
+		int fd = mkstemp(tmp);
+		if (fd < 0) {
+			snprintf(err, errlen, "mkstemp: %s", strerror(errno));
+			free(c);
+			return -1;
+		}
+		static const char minimal[] = "node sim\nlisten 127.0.0.1\n";
+		ssize_t w = write(fd, minimal, sizeof(minimal) - 1);
+		close(fd);
+		if (w != (ssize_t)sizeof(minimal) - 1) {
+			snprintf(err, errlen, "%s: short write", tmp);
+			unlink(tmp);
+			free(c);
+			return -1;
+		}
+		r = migr_config_load(tmp, c, err, errlen);
+		unlink(tmp);
+	} else {
+		r = migr_config_load(path, c, err, errlen);
+	}
+	if (r == 0) {
+		p->period_ms = c->gossip_period_ms;
+		p->fanout = c->gossip_fanout;
+		p->window = c->gossip_window;
+		p->suspect_ms = c->suspect_timeout_ms;
+		p->dead_ms = c->dead_timeout_ms;
+	}
+	free(c);
+	return r;
+}
+
+static unsigned long parse_num(const char *what, const char *s, unsigned long min,
+			       unsigned long max)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		die("%s: '%s' is not a number in %lu..%lu", what, s, min, max);
+	return v;
+}
+
+static void parse_nodes(const char *s)
+{
+	char *copy = xstrdup(s), *save = NULL;
+	opt.nn = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (opt.nn == N_LIST_MAX)
+			die("--nodes: at most %d node counts", N_LIST_MAX);
+		opt.n[opt.nn++] = (uint32_t)parse_num("--nodes", t, 2, NODES_MAX);
+	}
+	free(copy);
+	if (!opt.nn)
+		die("--nodes: want a list like 100,1000,10000");
+}
+
+/* ---- small helpers ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static double rand01(uint64_t *x)
+{
+	return (double)(splitmix64(x) >> 11) / (double)(1ull << 53);
+}
+
+/* log2 without libm (the benchmark links only what migrd links) */
+static double lg2(double x)
+{
+	double r = 0, bit = 0.5;
+	while (x >= 2) {
+		x /= 2;
+		r += 1;
+	}
+	while (x < 1) {
+		x *= 2;
+		r -= 1;
+	}
+	for (int i = 0; i < 48; i++, bit /= 2) {
+		x *= x;
+		if (x >= 2) {
+			x /= 2;
+			r += bit;
+		}
+	}
+	return r;
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Node k is named "nK" and listens on 10.a.b.c (the 24 bits of K), port SIM_PORT. */
+static void node_addr(uint32_t k, char *buf, size_t len)
+{
+	snprintf(buf, len, "10.%u.%u.%u", (k >> 16) & 255, (k >> 8) & 255, k & 255);
+}
+
+static uint32_t addr_node(const char *a)
+{
+	uint32_t part[4], k = 0;
+	for (int i = 0; i < 4; i++) {
+		if (*a < '0' || *a > '9')
+			return UINT32_MAX;
+		uint32_t v = 0;
+		while (*a >= '0' && *a <= '9' && v < 1000)
+			v = v * 10 + (uint32_t)(*a++ - '0');
+		if (v > 255 || (i < 3 && *a++ != '.'))
+			return UINT32_MAX;
+		part[i] = v;
+	}
+	if (*a || part[0] != 10)
+		return UINT32_MAX;
+	k = part[1] << 16 | part[2] << 8 | part[3];
+	return k;
+}
+
+/* ---- the simulated cluster ---- */
+
+/* Nodes are split into LANES contiguous lanes. Deliveries run in threads, a lane's nodes in
+ * one thread at a time; its messages queue in the lane's own queues and its counters are its
+ * own, so threads share nothing but read-only data: the module's interned names, which stop
+ * changing once every node exists, and gossip_receive() keeps no static state. Ticks run in
+ * one thread: gossip_tick() -> probe() uses a static message buffer. The lane count is
+ * fixed, so the figures do not depend on --threads. */
+#define LANES 64
+
+struct simnode {
+	struct gossip g;
+	int up;
+	uint16_t lane;
+	uint64_t rng;		/* loss draws of messages this node sends */
+	uint32_t alive_seen;	/* other nodes this node judges alive */
+	uint32_t msgs_round;	/* messages sent this round */
+	uint64_t bytes_before;	/* g.sent_bytes at the start of the round */
+	uint64_t bytes_seen;	/* g.sent_bytes at the last send: the module sizes each message */
+	struct migr_vector vec;
+};
+
+/* Messages in flight: a byte arena of records [struct qrec][count entries]. */
+struct qrec {
+	uint64_t deliver_at;	/* virtual ms */
+	uint32_t to;
+	uint16_t count;
+	uint16_t pad;
+};
+
+struct queue {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+/* Statistics over a span of rounds. */
+struct traffic {
+	uint64_t node_rounds, bytes, max_node_round;
+	uint64_t msgs, msg_bytes, max_msg;
+	uint64_t max_msgs_node_round;
+};
+
+struct lane {
+	uint32_t first, end;	/* nodes [first, end) */
+	uint64_t now;		/* virtual ms of what its nodes are doing: stamps their sends */
+	/* queues of messages its nodes sent, or (later) that its nodes will receive */
+	struct queue *pending;	/* due after the previous round's deliveries */
+	struct queue *cur;	/* this round's ticks, then each step's replies */
+	struct queue *next;	/* replies made in the step being delivered */
+	struct queue *later;	/* to its nodes, due after this round's deliveries */
+	struct queue *out;	/* where its nodes' sends go now */
+	struct queue qs[4];
+	/* counted this round, summed into the sim's after it */
+	uint64_t msgs, msg_bytes, max_msg;
+	uint64_t sent, lost, dropped_dead, delivered, false_down, false_dead;
+	char pad[64];		/* lanes are written by different threads */
+};
+
+struct sim {
+	uint32_t n;
+	unsigned nlanes;
+	struct simnode *nodes;
+	struct lane lanes[LANES];
+	uint32_t *id2node;	/* the module's interned name id -> node */
+	uint32_t nids;
+	uint64_t round;
+	struct traffic *tr;	/* where traffic is counted now */
+	uint64_t sent, lost, dropped_dead, delivered;
+	uint64_t false_down;	/* running nodes judged suspect or dead by someone */
+	uint64_t false_dead;	/* running nodes judged dead by someone */
+};
+
+static struct sim S;
+static unsigned nthreads = 1;
+
+static void queue_push(struct queue *q, uint64_t at, uint32_t to, uint16_t count,
+		       const struct migr_gossip_entry *entries)
+{
+	size_t need = sizeof(struct qrec) + count * sizeof(entries[0]);
+	if (q->len + need > q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 1 << 16;
+		while (q->len + need > q->cap)
+			q->cap *= 2;
+		q->buf = xrealloc(q->buf, q->cap);
+	}
+	struct qrec r = { .deliver_at = at, .to = to, .count = count };
+	memcpy(q->buf + q->len, &r, sizeof(r));
+	memcpy(q->buf + q->len + sizeof(r), entries, count * sizeof(entries[0]));
+	q->len += need;
+}
+
+static void sim_send(void *ctx, const char *addr, uint16_t port, const struct migr_gossip_msg *m)
+{
+	struct simnode *from = ctx;
+	struct lane *l = &S.lanes[from->lane];
+
+	/* gossip.c counts what migr_gossip_encode() makes of m just before calling us */
+	uint64_t size = from->g.sent_bytes - from->bytes_seen;
+	from->bytes_seen = from->g.sent_bytes;
+	l->msgs++;
+	l->msg_bytes += size;
+	if (size > l->max_msg)
+		l->max_msg = size;
+	from->msgs_round++;
+	l->sent++;
+
+	uint32_t to = addr_node(addr);
+	if (to >= S.n || port != SIM_PORT)
+		return;
+	if (opt.loss > 0 && rand01(&from->rng) < opt.loss) {
+		l->lost++;
+		return;
+	}
+	queue_push(l->out, l->now + opt.latency_ms, to, m->count, m->entries);
+}
+
+static void sim_state_changed(void *ctx, const struct gossip_node *n, int old)
+{
+	struct simnode *s = ctx;
+	if (old == MIGR_NODE_ALIVE)
+		s->alive_seen--;
+	if (n->state == MIGR_NODE_ALIVE)
+		s->alive_seen++;
+	int down = (old == MIGR_NODE_ALIVE || old == GOSSIP_STATE_NEW) &&
+		   (n->state == MIGR_NODE_SUSPECT || n->state == MIGR_NODE_DEAD);
+	/* what migrd acts on: jobs_node_down() for a node turned dead */
+	int dead = n->state == MIGR_NODE_DEAD && old != MIGR_NODE_DEAD && old != MIGR_NODE_LEFT;
+	if (down || dead) {
+		uint32_t k = n->name_id < S.nids ? S.id2node[n->name_id] : UINT32_MAX;
+		if (k < S.n && S.nodes[k].up) {
+			S.lanes[s->lane].false_down += down;
+			S.lanes[s->lane].false_dead += dead;
+		}
+	}
+}
+
+/* ---- threads ---- */
+
+typedef void lane_fn(unsigned lo, unsigned hi, void *arg);
+
+struct job {
+	lane_fn *fn;
+	void *arg;
+	unsigned lo, hi;
+};
+
+static void *job_run(void *p)
+{
+	struct job *j = p;
+	j->fn(j->lo, j->hi, j->arg);
+	return NULL;
+}
+
+/* fn on lanes [lo, hi), the lanes shared out between the threads */
+static void parallel(lane_fn *fn, void *arg)
+{
+	unsigned t = nthreads < S.nlanes ? nthreads : S.nlanes;
+	struct job jobs[LANES];
+	pthread_t th[LANES];
+	int started[LANES] = { 0 };
+	for (unsigned i = 0; i < t; i++) {
+		jobs[i] = (struct job){ fn, arg, i * S.nlanes / t, (i + 1) * S.nlanes / t };
+		if (i > 0)
+			started[i] = pthread_create(&th[i], NULL, job_run, &jobs[i]) == 0;
+	}
+	job_run(&jobs[0]);
+	for (unsigned i = 1; i < t; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			job_run(&jobs[i]);	/* could not start a thread: do it here */
+	}
+}
+
+/* ---- rounds ---- */
+
+/* Starts node k's daemon: a fresh table, the given incarnation, its seeds (`peer` lines):
+ * nodes 0 .. --seeds - 1 but itself. */
+static void node_start(uint32_t k, uint64_t incarnation, uint64_t now, uint64_t rng_seed)
+{
+	struct simnode *s = &S.nodes[k];
+	struct gossip_transport t = {
+		.send = sim_send,
+		.state_changed = sim_state_changed,
+		.ctx = s,
+	};
+	char name[32], addr[32];
+	snprintf(name, sizeof(name), "n%u", k);
+	node_addr(k, addr, sizeof(addr));
+	gossip_init(&s->g, &opt.p, &t, name, addr, SIM_PORT, incarnation, rng_seed, now);
+	for (uint32_t i = 0; i < opt.seeds && i < S.n; i++) {
+		if (i == k)
+			continue;
+		node_addr(i, addr, sizeof(addr));
+		gossip_add_seed(&s->g, addr, SIM_PORT);
+	}
+	s->alive_seen = 0;
+	s->bytes_before = s->bytes_seen = 0;
+	s->up = 1;
+}
+
+static void sim_init(uint32_t n)
+{
+	memset(&S, 0, sizeof(S));
+	S.n = n;
+	S.nlanes = n < LANES ? n : LANES;
+	S.nodes = xcalloc(n, sizeof(*S.nodes));
+	uint64_t seeder = opt.seed * 0x2545f4914f6cdd1dull + n;
+	char addr[32];
+	for (unsigned i = 0; i < S.nlanes; i++) {
+		struct lane *l = &S.lanes[i];
+		l->first = (uint32_t)((uint64_t)i * n / S.nlanes);
+		l->end = (uint32_t)((uint64_t)(i + 1) * n / S.nlanes);
+		l->pending = &l->qs[0];
+		l->cur = &l->qs[1];
+		l->next = &l->qs[2];
+		l->later = &l->qs[3];
+		l->out = l->cur;
+		for (uint32_t k = l->first; k < l->end; k++)
+			S.nodes[k].lane = (uint16_t)i;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		struct simnode *s = &S.nodes[k];
+		node_start(k, 1, 0, splitmix64(&seeder));
+		s->rng = splitmix64(&seeder);
+		s->vec.load_milli = 0;
+		s->vec.cpus_milli = 4000;
+		s->vec.mem_free_kb = 8ull << 20;
+		s->vec.jobs = 0;
+	}
+	/* The module interns every name and address it meets in one process-wide pool, and
+	 * may re-hash it on the call after the last new string: make that call now, before
+	 * threads read the pool. Every name and address the nodes will ever send exists now. */
+	struct gossip warm;
+	struct gossip_transport none = { .send = sim_send };
+	node_addr(0, addr, sizeof(addr));
+	gossip_init(&warm, &opt.p, &none, "n0", addr, SIM_PORT, 1, 1, 0);
+	gossip_free(&warm);
+	for (uint32_t k = 0; k < n; k++)
+		if (S.nodes[k].g.nodes[0].name_id + 1 > S.nids)
+			S.nids = S.nodes[k].g.nodes[0].name_id + 1;
+	S.id2node = xmalloc(S.nids * sizeof(*S.id2node));
+	memset(S.id2node, 0xff, S.nids * sizeof(*S.id2node));
+	for (uint32_t k = 0; k < n; k++)
+		S.id2node[S.nodes[k].g.nodes[0].name_id] = k;
+}
+
+static void sim_free(void)
+{
+	for (uint32_t k = 0; k < S.n; k++)
+		gossip_free(&S.nodes[k].g);
+	free(S.nodes);
+	for (unsigned i = 0; i < S.nlanes; i++)
+		for (int j = 0; j < 4; j++)
+			free(S.lanes[i].qs[j].buf);
+	free(S.id2node);
+	memset(&S, 0, sizeof(S));
+}
+
+static void tick_lanes(unsigned lo, unsigned hi, void *arg)
+{
+	uint64_t now = *(const uint64_t *)arg;
+	for (unsigned i = lo; i < hi; i++) {
+		struct lane *l = &S.lanes[i];
+		l->now = now;
+		l->cur->len = 0;
+		l->out = l->cur;
+		for (uint32_t k = l->first; k < l->end; k++) {
+			struct simnode *s = &S.nodes[k];
+			if (!s->up)
+				continue;
+			gossip_set_vector(&s->g, &s->vec, now);
+			gossip_tick(&s->g, now);
+		}
+	}
+}
+
+struct step {
+	struct queue *in[2 * LANES];	/* delivered in this order */
+	unsigned nin;
+	uint64_t limit;			/* what is due at or after this waits */
+};
+
+/* Delivers the records of st->in addressed to nodes of lanes [lo, hi). */
+static void deliver_lanes(unsigned lo, unsigned hi, void *arg)
+{
+	const struct step *st = arg;
+	struct migr_gossip_msg *m = xmalloc(sizeof(*m));
+	for (unsigned i = lo; i < hi; i++) {
+		S.lanes[i].next->len = 0;
+		S.lanes[i].out = S.lanes[i].next;
+	}
+	for (unsigned qi = 0; qi < st->nin; qi++) {
+		const struct queue *q = st->in[qi];
+		for (size_t at = 0; at < q->len;) {
+			struct qrec r;
+			memcpy(&r, q->buf + at, sizeof(r));
+			const uint8_t *e = q->buf + at + sizeof(r);
+			at += sizeof(r) + r.count * sizeof(m->entries[0]);
+			struct simnode *to = &S.nodes[r.to];
+			if (to->lane < lo || to->lane >= hi)
+				continue;
+			struct lane *l = &S.lanes[to->lane];
+			if (r.deliver_at >= st->limit) {
+				queue_push(l->later, r.deliver_at, r.to, r.count, (const void *)e);
+				continue;
+			}
+			if (!to->up) {
+				l->dropped_dead++;
+				continue;
+			}
+			m->count = r.count;
+			memcpy(m->entries, e, r.count * sizeof(m->entries[0]));
+			l->delivered++;
+			l->now = r.deliver_at;
+			gossip_receive(&to->g, m, r.deliver_at);
+		}
+	}
+	free(m);
+}
+
+/* Delivers what is in flight and due before `limit`, each message at its arrival time;
+ * replies join in, step by step. What is due later waits for the next round. */
+static void sim_deliver(uint64_t limit)
+{
+	static struct step st;
+	st.limit = limit;
+	st.nin = 0;
+	for (unsigned i = 0; i < S.nlanes; i++) {
+		S.lanes[i].later->len = 0;
+		st.in[st.nin++] = S.lanes[i].pending;
+	}
+	for (unsigned i = 0; i < S.nlanes; i++)
+		st.in[st.nin++] = S.lanes[i].cur;
+	for (;;) {
+		size_t left = 0;
+		for (unsigned i = 0; i < st.nin; i++)
+			left += st.in[i]->len;
+		if (!left)
+			break;
+		parallel(deliver_lanes, &st);
+		st.nin = 0;
+		for (unsigned i = 0; i < S.nlanes; i++) {
+			struct lane *l = &S.lanes[i];
+			struct queue *t = l->cur;
+			l->pending->len = 0;
+			l->cur = l->next;	/* the replies are delivered next */
+			l->next = t;
+			st.in[st.nin++] = l->cur;
+		}
+	}
+	for (unsigned i = 0; i < S.nlanes; i++) {
+		struct lane *l = &S.lanes[i];
+		struct queue *t = l->pending;
+		l->pending = l->later;
+		l->later = t;
+	}
+}
+
+/* One period: every running node does what migrd's gossip_period() does, then what they
+ * sent arrives (and is acted on at their next tick). */
+static void sim_round(void)
+{
+	uint64_t now = S.round * opt.p.period_ms;
+
+	for (uint32_t k = 0; k < S.n; k++) {
+		S.nodes[k].bytes_before = S.nodes[k].bytes_seen = S.nodes[k].g.sent_bytes;
+		S.nodes[k].msgs_round = 0;
+	}
+	/* Ticks run one at a time: gossip.c's probe() builds its message in a static buffer. */
+	tick_lanes(0, S.nlanes, &now);
+	sim_deliver(now + opt.p.period_ms);
+
+	struct traffic *t = S.tr;
+	for (unsigned i = 0; i < S.nlanes; i++) {
+		struct lane *l = &S.lanes[i];
+		t->msgs += l->msgs;
+		t->msg_bytes += l->msg_bytes;
+		if (l->max_msg > t->max_msg)
+			t->max_msg = l->max_msg;
+		S.sent += l->sent;
+		S.lost += l->lost;
+		S.dropped_dead += l->dropped_dead;
+		S.delivered += l->delivered;
+		S.false_down += l->false_down;
+		S.false_dead += l->false_dead;
+		l->msgs = l->msg_bytes = l->max_msg = 0;
+		l->sent = l->lost = l->dropped_dead = l->delivered = 0;
+		l->false_down = l->false_dead = 0;
+	}
+	for (uint32_t k = 0; k < S.n; k++) {
+		struct simnode *s = &S.nodes[k];
+		if (!s->up)
+			continue;
+		uint64_t b = s->g.sent_bytes - s->bytes_before;
+		t->node_rounds++;
+		t->bytes += b;
+		if (b > t->max_node_round)
+			t->max_node_round = b;
+		if (s->msgs_round > t->max_msgs_node_round)
+			t->max_msgs_node_round = s->msgs_round;
+	}
+	S.round++;
+}
+
+/* A formed cluster at time 0: every node learns every other node, alive, as a gossip
+ * message would tell it (gossip_receive, the module's own merge). Each message's first
+ * entry, the one that speaks for the sender, is the receiver's own, which gossip.c leaves
+ * alone, so nobody replies or refutes: nothing is sent. */
+static struct migr_gossip_entry *warm_entries;
+
+static void warm_lanes(unsigned lo, unsigned hi, void *arg)
+{
+	struct migr_gossip_msg *m = xmalloc(sizeof(*m));
+	for (unsigned i = lo; i < hi; i++) {
+		struct lane *l = &S.lanes[i];
+		l->out = l->next;	/* unused: nothing is sent */
+		for (uint32_t k = l->first; k < l->end; k++) {
+			m->entries[0] = warm_entries[k];
+			m->count = 1;
+			for (uint32_t j = 0; j < S.n; j++) {
+				if (j == k)
+					continue;
+				m->entries[m->count++] = warm_entries[j];
+				if (m->count == GOSSIP_MAX_ENTRIES) {
+					gossip_receive(&S.nodes[k].g, m, 0);
+					m->count = 1;
+				}
+			}
+			if (m->count > 1)
+				gossip_receive(&S.nodes[k].g, m, 0);
+		}
+	}
+	free(m);
+}
+
+static void sim_warm(void)
+{
+	warm_entries = xcalloc(S.n, sizeof(*warm_entries));
+	for (uint32_t k = 0; k < S.n; k++) {
+		struct migr_gossip_entry *e = &warm_entries[k];
+		snprintf(e->name, sizeof(e->name), "n%u", k);
+		node_addr(k, e->addr, sizeof(e->addr));
+		e->port = SIM_PORT;
+		e->status = GOSSIP_ALIVE;
+		e->incarnation = 1;
+		e->heartbeat = 0;
+		e->age_ms = 0;
+		e->vec = S.nodes[k].vec;
+	}
+	parallel(warm_lanes, NULL);
+	free(warm_entries);
+	warm_entries = NULL;
+}
+
+/* ---- what the nodes know ---- */
+
+static double per(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
+}
+
+static uint32_t up_count(void)
+{
+	uint32_t c = 0;
+	for (uint32_t k = 0; k < S.n; k++)
+		c += S.nodes[k].up;
+	return c;
+}
+
+/* Nodes that hold every node in their table, and that see every other node alive; the
+ * mean share of the others seen alive, and of the cluster known. */
+static void join_status(uint32_t *know_all, uint32_t *alive_all, double *alive_frac,
+			double *known_frac)
+{
+	uint32_t ka = 0, aa = 0;
+	double sum = 0, known = 0;
+	for (uint32_t k = 0; k < S.n; k++) {
+		const struct simnode *s = &S.nodes[k];
+		ka += s->g.count == S.n;
+		aa += s->alive_seen == S.n - 1;
+		sum += (double)s->alive_seen / (S.n - 1);
+		known += (double)s->g.count / S.n;
+	}
+	*know_all = ka;
+	*alive_all = aa;
+	*alive_frac = sum / S.n;
+	*known_frac = known / S.n;
+}
+
+/* Running nodes other than x whose view of node x satisfies pred; *unaware: those that
+ * do not know x at all. */
+static uint32_t view_count(uint32_t x, int (*pred)(const struct gossip_node *), uint32_t *unaware)
+{
+	char name[32];
+	uint32_t c = 0, u = 0;
+	snprintf(name, sizeof(name), "n%u", x);
+	for (uint32_t k = 0; k < S.n; k++) {
+		if (k == x || !S.nodes[k].up)
+			continue;
+		const struct gossip_node *v = gossip_find(&S.nodes[k].g, name);
+		if (!v)
+			u++;
+		else
+			c += pred(v);
+	}
+	if (unaware)
+		*unaware = u;
+	return c;
+}
+
+static uint32_t new_load;
+
+static int has_new_load(const struct gossip_node *v)
+{
+	return v->vec.load_milli == new_load;
+}
+
+static int seen_dead(const struct gossip_node *v)
+{
+	return v->state == MIGR_NODE_DEAD || v->state == MIGR_NODE_LEFT;
+}
+
+static int seen_down(const struct gossip_node *v)
+{
+	return v->state != MIGR_NODE_ALIVE;
+}
+
+static int seen_back(const struct gossip_node *v)
+{
+	return v->state == MIGR_NODE_ALIVE && v->incarnation == 2;
+}
+
+/* ---- one node count ---- */
+
+/* gossip.c's suspect_after() and dead_after() (static there) for a node whose table holds
+ * all N nodes: the configured timeouts, stretched in proportion to N once a heartbeat can no
+ * longer get round in time (N - 1 > fanout * window * suspect periods / 4). */
+static uint64_t eff_suspect_ms(uint32_t n)
+{
+	uint64_t per_period = (uint64_t)opt.p.fanout * (opt.p.window ? opt.p.window : 1);
+	uint64_t scaled = (uint64_t)opt.p.period_ms * 4 * (n - 1) / per_period;
+	return scaled > opt.p.suspect_ms ? scaled : opt.p.suspect_ms;
+}
+
+static uint64_t eff_dead_ms(uint32_t n)
+{
+	return eff_suspect_ms(n) + (opt.p.dead_ms - opt.p.suspect_ms);
+}
+
+/* the ticks after the last heartbeat at which a node declares it suspect, dead */
+static long suspect_rounds(uint32_t n)
+{
+	return (long)((eff_suspect_ms(n) + opt.p.period_ms - 1) / opt.p.period_ms);
+}
+
+static long timeout_rounds(uint32_t n)
+{
+	return (long)((eff_dead_ms(n) + opt.p.period_ms - 1) / opt.p.period_ms);
+}
+
+struct result {
+	uint32_t n;
+	long join_known, join_alive;	/* rounds, -1: not reached */
+	double alive_frac;		/* at the end of the join scenario */
+	uint32_t alive_all_nodes;	/* nodes seeing every node alive then */
+	double known_frac;		/* mean share of the cluster in a node's table then */
+	long load;
+	uint32_t load_missing;		/* nodes without the new value when given up */
+	long death_suspect, death;	/* rounds from the last tick */
+	uint32_t death_unaware;		/* running nodes that never knew the dead node */
+	uint32_t death_missing;
+	int death_skipped;		/* its timeout is beyond --death-limit */
+	double death_predown;		/* share of the nodes that knew it that saw it suspect
+					 * or dead already when it stopped */
+	long rejoin_others, rejoin_self;	/* rounds: the others see it back; it sees all */
+	double rejoin_seen;		/* share it sees alive at the end */
+	uint32_t rejoin_missing;
+	long join_cap, cap;
+	struct traffic join_tr, steady_tr, later_tr;
+	double false_down_rate;		/* per node per period, in the steady span */
+	double false_dead_rate;
+	double later_false_down, later_false_dead;	/* over load, death and rejoin */
+	double wall;
+	uint64_t mem_entries;		/* table entries in all, at the end */
+};
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+{
+	if (opt.quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void run_one(uint32_t n, struct result *res)
+{
+	double t0 = seconds();
+	memset(res, 0, sizeof(*res));
+	res->n = n;
+	long cap = opt.max_rounds;
+	res->join_cap = opt.join_rounds;
+	res->cap = cap;
+	sim_init(n);
+	uint64_t pick = opt.seed ^ 0x5851f42d4c957f2dull ^ n;
+	/* mem_entries is taken at the end, from the formed cluster */
+	uint32_t x_load = 1 + (uint32_t)(splitmix64(&pick) % (n - 1));
+	uint32_t x_dead = x_load;
+	if (n > 2)
+		while (x_dead == x_load)
+			x_dead = 1 + (uint32_t)(splitmix64(&pick) % (n - 1));
+
+	/* join */
+	S.tr = &res->join_tr;
+	res->join_known = res->join_alive = -1;
+	uint32_t ka = 0, aa = 0;
+	double frac = 0;
+	while ((long)S.round < res->join_cap) {
+		sim_round();
+		join_status(&ka, &aa, &frac, &res->known_frac);
+		long r = (long)S.round;	/* rounds run, round 0 included */
+		if (res->join_known < 0 && ka == n)
+			res->join_known = r;
+		if (res->join_alive < 0 && aa == n)
+			res->join_alive = r;
+		if (res->join_known >= 0 && res->join_alive >= 0)
+			break;
+		if (r % 50 == 0 && r)
+			progress("N=%u join: round %ld, %u nodes know all, %u see all alive, "
+				 "%.1f%% seen alive (%.0f s)", n, r, ka, aa, 100 * frac,
+				 seconds() - t0);
+	}
+	res->alive_frac = frac;
+	res->alive_all_nodes = aa;
+	progress("N=%u join: know-all %ld, alive-all %ld rounds (%.0f s)", n, res->join_known,
+		 res->join_alive, seconds() - t0);
+	sim_free();
+
+	/* The other scenarios run on a formed cluster: every node knows every node. */
+	sim_init(n);
+	sim_warm();
+	progress("N=%u: a formed cluster (%.0f s)", n, seconds() - t0);
+
+	/* steady state: traffic and false suspicions */
+	S.tr = &res->steady_tr;
+	uint64_t fd0 = S.false_down, fdd0 = S.false_dead;
+	for (unsigned i = 0; i < opt.steady_rounds; i++)
+		sim_round();
+	res->false_down_rate = (double)(S.false_down - fd0) / ((double)opt.steady_rounds * n);
+	res->false_dead_rate = (double)(S.false_dead - fdd0) / ((double)opt.steady_rounds * n);
+	S.tr = &res->later_tr;	/* the scenarios below, as a whole */
+	uint64_t later_fd0 = S.false_down, later_fdd0 = S.false_dead;
+
+	/* load change: x_load's next tick carries it */
+	new_load = 1500;
+	S.nodes[x_load].vec.load_milli = new_load;
+	long start = (long)S.round;
+	res->load = -1;
+	uint32_t have = 0;
+	while ((long)S.round - start < cap) {
+		sim_round();
+		have = view_count(x_load, has_new_load, NULL);
+		if (have == up_count() - 1) {
+			res->load = (long)S.round - start;
+			break;
+		}
+		if (((long)S.round - start) % 25 == 0)
+			progress("N=%u load: round %ld, %u of %u nodes have it (%.0f s)", n,
+				 (long)S.round - start, have, up_count() - 1, seconds() - t0);
+	}
+	res->load_missing = up_count() - 1 - have;
+	progress("N=%u load: %ld rounds (%.0f s)", n, res->load, seconds() - t0);
+
+	/* death: x_dead's last tick was in the round before this one */
+	uint32_t dead = 0, unaware = 0;
+	uint32_t predown = view_count(x_dead, seen_down, &unaware);
+	res->death_predown = per(predown, up_count() - 1 - unaware);
+	S.nodes[x_dead].up = 0;
+	long last = (long)S.round - 1;
+	res->death = res->death_suspect = -1;
+	long death_cap = timeout_rounds(n) + cap;
+	if (timeout_rounds(n) + 5 > (long)opt.death_limit) {
+		res->death_skipped = 1;
+		death_cap = 1;	/* down for a round, then the rejoin */
+		progress("N=%u death: dead-timeout %ld periods, beyond --death-limit %u: skipped", n,
+			 timeout_rounds(n), opt.death_limit);
+	}
+	while ((long)S.round - 1 - last < death_cap) {
+		sim_round();
+		uint32_t down = view_count(x_dead, seen_down, &unaware);
+		dead = view_count(x_dead, seen_dead, &unaware);
+		uint32_t aware = up_count() - unaware;	/* x_dead is not up: not counted */
+		if (res->death_suspect < 0 && down == aware)
+			res->death_suspect = (long)S.round - 1 - last;
+		if (dead == aware) {
+			res->death = (long)S.round - 1 - last;
+			break;
+		}
+	}
+	res->death_unaware = unaware;
+	res->death_missing = up_count() - unaware - dead;
+	progress("N=%u death: %ld rounds (%.0f s)", n, res->death, seconds() - t0);
+
+	/* rejoin: x_dead's daemon starts again, incarnation 2, an empty table and its seeds */
+	gossip_free(&S.nodes[x_dead].g);
+	node_start(x_dead, 2, S.round * opt.p.period_ms, splitmix64(&pick));
+	start = (long)S.round;
+	res->rejoin_others = res->rejoin_self = -1;
+	uint32_t back = 0, seen_before = 0;
+	while ((long)S.round - start < cap) {
+		sim_round();
+		long r = (long)S.round - start;
+		uint32_t seen = S.nodes[x_dead].alive_seen, want = up_count() - 1;
+		back = view_count(x_dead, seen_back, NULL);
+		if (res->rejoin_others < 0 && back == want)
+			res->rejoin_others = r;
+		if (res->rejoin_self < 0 && seen == want)
+			res->rejoin_self = r;
+		if (res->rejoin_others >= 0 && res->rejoin_self >= 0)
+			break;
+		/* Learning the table takes O(N / window) periods, a slowing-down coupon collection:
+		 * once the others see it, give up when even the pace of the last 10 periods, kept
+		 * up, would not get there within the limit (it only slows down). */
+		if (r % 10 == 0) {
+			if (res->rejoin_others >= 0 && seen > seen_before &&
+			    (uint64_t)(want - seen) * 10 / (seen - seen_before) > (uint64_t)(cap - r))
+				break;
+			seen_before = seen;
+		}
+	}
+	res->rejoin_seen = per(S.nodes[x_dead].alive_seen, up_count() - 1);
+	res->later_false_down = per(S.false_down - later_fd0, res->later_tr.node_rounds);
+	res->later_false_dead = per(S.false_dead - later_fdd0, res->later_tr.node_rounds);
+	res->rejoin_missing = up_count() - 1 - back;
+	progress("N=%u rejoin: %ld rounds until all see it, %ld until it sees all (%.0f s)", n,
+		 res->rejoin_others, res->rejoin_self, seconds() - t0);
+
+	for (uint32_t k = 0; k < n; k++)
+		res->mem_entries += S.nodes[k].g.count;
+	sim_free();
+	res->wall = seconds() - t0;
+}
+
+/* ---- output ---- */
+
+static void fmt_rounds(char *buf, size_t len, long r)
+{
+	if (r < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%ld", r);
+}
+
+static void fmt_ratio(char *buf, size_t len, long r, uint32_t n)
+{
+	if (r < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.2f", (double)r / lg2(n));
+}
+
+#define COLW 11
+
+static void row(const char *label, const struct result *res, unsigned nr,
+		void (*cell)(const struct result *, char *, size_t))
+{
+	char buf[64];
+	printf("%-46s", label);
+	for (unsigned i = 0; i < nr; i++) {
+		cell(&res[i], buf, sizeof(buf));
+		printf(" %*s", COLW, buf);
+	}
+	putchar('\n');
+}
+
+
+static double wire_mean(const struct traffic *t)
+{
+	return per(t->bytes + t->msgs * WIRE_OVERHEAD, t->node_rounds);
+}
+
+#define CELL(name, ...)                                                         \
+	static void name(const struct result *r, char *b, size_t l) { __VA_ARGS__; }
+
+CELL(c_n, snprintf(b, l, "%u", r->n))
+CELL(c_log2n, snprintf(b, l, "%.2f", lg2(r->n)))
+CELL(c_join_known, fmt_rounds(b, l, r->join_known))
+CELL(c_join_alive, fmt_rounds(b, l, r->join_alive))
+CELL(c_join_alive_ratio, fmt_ratio(b, l, r->join_alive, r->n))
+CELL(c_known_frac, snprintf(b, l, "%.1f%%", 100 * r->known_frac))
+CELL(c_alive_frac, snprintf(b, l, "%.1f%%", 100 * r->alive_frac))
+CELL(c_alive_all, snprintf(b, l, "%u", r->alive_all_nodes))
+CELL(c_false_down, snprintf(b, l, "%.3f", r->false_down_rate))
+CELL(c_false_dead, snprintf(b, l, "%.3f", r->false_dead_rate))
+CELL(c_load, fmt_rounds(b, l, r->load))
+CELL(c_load_ratio, fmt_ratio(b, l, r->load, r->n))
+CELL(c_load_missing, snprintf(b, l, "%u", r->load_missing))
+CELL(c_stimeout, snprintf(b, l, "%ld", suspect_rounds(r->n)))
+CELL(c_timeout, snprintf(b, l, "%ld", timeout_rounds(r->n)))
+CELL(c_suspect, if (r->death_skipped) snprintf(b, l, "skipped");
+     else fmt_rounds(b, l, r->death_suspect))
+CELL(c_death, if (r->death_skipped) snprintf(b, l, "skipped");
+     else fmt_rounds(b, l, r->death))
+CELL(c_death_after, if (r->death < 0) snprintf(b, l, "-");
+     else snprintf(b, l, "%ld", r->death - timeout_rounds(r->n)))
+CELL(c_predown, snprintf(b, l, "%.1f%%", 100 * r->death_predown))
+CELL(c_death_unaware, snprintf(b, l, "%u", r->death_unaware))
+CELL(c_rejoin_others, fmt_rounds(b, l, r->rejoin_others))
+CELL(c_rejoin_ratio, fmt_ratio(b, l, r->rejoin_others, r->n))
+CELL(c_rejoin_missing, snprintf(b, l, "%u", r->rejoin_missing))
+CELL(c_rejoin_self, fmt_rounds(b, l, r->rejoin_self))
+CELL(c_rejoin_seen, snprintf(b, l, "%.1f%%", 100 * r->rejoin_seen))
+CELL(c_bytes_mean, snprintf(b, l, "%.0f", per(r->steady_tr.bytes, r->steady_tr.node_rounds)))
+CELL(c_bytes_max, snprintf(b, l, "%" PRIu64, r->steady_tr.max_node_round))
+CELL(c_wire_mean, snprintf(b, l, "%.0f", wire_mean(&r->steady_tr)))
+CELL(c_msgs_mean, snprintf(b, l, "%.2f", per(r->steady_tr.msgs, r->steady_tr.node_rounds)))
+CELL(c_msg_mean, snprintf(b, l, "%.0f", per(r->steady_tr.msg_bytes, r->steady_tr.msgs)))
+CELL(c_msg_max, snprintf(b, l, "%" PRIu64, r->steady_tr.max_msg))
+CELL(c_later_false_down, snprintf(b, l, "%.3f", r->later_false_down))
+CELL(c_later_false_dead, snprintf(b, l, "%.3f", r->later_false_dead))
+CELL(c_later_rounds, snprintf(b, l, "%.0f", per(r->later_tr.node_rounds, r->n)))
+CELL(c_later_bytes_mean, snprintf(b, l, "%.0f", per(r->later_tr.bytes, r->later_tr.node_rounds)))
+CELL(c_later_bytes_max, snprintf(b, l, "%" PRIu64, r->later_tr.max_node_round))
+CELL(c_later_msgs_mean, snprintf(b, l, "%.2f", per(r->later_tr.msgs, r->later_tr.node_rounds)))
+CELL(c_join_bytes_mean, snprintf(b, l, "%.0f", per(r->join_tr.bytes, r->join_tr.node_rounds)))
+CELL(c_join_bytes_max, snprintf(b, l, "%" PRIu64, r->join_tr.max_node_round))
+CELL(c_join_msgs_max, snprintf(b, l, "%" PRIu64, r->join_tr.max_msgs_node_round))
+CELL(c_mem, snprintf(b, l, "%.0f", (double)r->mem_entries * sizeof(struct gossip_node) / 1048576))
+CELL(c_wall, snprintf(b, l, "%.1f", r->wall))
+
+static void print_table(const struct result *res, unsigned nr)
+{
+	printf("gossip-sim: period %u ms, fanout %u, window %u, suspect %u ms, dead %u ms, "
+	       "loss %g, latency %u ms, seed %" PRIu64 "\n",
+	       opt.p.period_ms, opt.p.fanout, opt.p.window, opt.p.suspect_ms, opt.p.dead_ms,
+	       opt.loss, opt.latency_ms, opt.seed);
+	printf("rounds = gossip periods; '-' = not reached within the limit (join %u, "
+	       "others %u rounds)\n\n", opt.join_rounds, opt.max_rounds);
+	row("nodes N", res, nr, c_n);
+	row("log2(N)", res, nr, c_log2n);
+	printf("join (cold start): all start at once, knowing only the seed\n");
+	row("  rounds until all know all", res, nr, c_join_known);
+	row("  rounds until all see all alive", res, nr, c_join_alive);
+	row("    / log2(N)", res, nr, c_join_alive_ratio);
+	row("  at the end: share of the cluster known", res, nr, c_known_frac);
+	row("  at the end: share seen alive", res, nr, c_alive_frac);
+	row("  at the end: nodes seeing all alive", res, nr, c_alive_all);
+	row("  bytes/node/period, mean", res, nr, c_join_bytes_mean);
+	row("  bytes/node/period, max", res, nr, c_join_bytes_max);
+	row("  messages/node/period, max", res, nr, c_join_msgs_max);
+	printf("formed cluster, quiet (--steady periods); payload = migr_gossip_encode\n");
+	row("  bytes/node/period, mean", res, nr, c_bytes_mean);
+	row("  bytes/node/period, max", res, nr, c_bytes_max);
+	row("  on the wire (+frame, seal)/node/period", res, nr, c_wire_mean);
+	row("  messages/node/period, mean", res, nr, c_msgs_mean);
+	row("  bytes/message, mean", res, nr, c_msg_mean);
+	row("  bytes/message, max", res, nr, c_msg_max);
+	row("  false suspicions/node/period", res, nr, c_false_down);
+	row("  false deaths/node/period", res, nr, c_false_dead);
+	printf("formed cluster, over the load, death and rejoin scenarios (probes show)\n");
+	row("  periods", res, nr, c_later_rounds);
+	row("  bytes/node/period, mean", res, nr, c_later_bytes_mean);
+	row("  bytes/node/period, max", res, nr, c_later_bytes_max);
+	row("  messages/node/period, mean", res, nr, c_later_msgs_mean);
+	row("  false suspicions/node/period", res, nr, c_later_false_down);
+	row("  false deaths/node/period", res, nr, c_later_false_dead);
+	printf("load change: one node's load 0 -> 1.5\n");
+	row("  rounds until all have it", res, nr, c_load);
+	row("    / log2(N)", res, nr, c_load_ratio);
+	row("  nodes without it at the limit", res, nr, c_load_missing);
+	printf("death: one node stops; periods from its last heartbeat\n");
+	row("  suspect-timeout (stretched with N), periods", res, nr, c_stimeout);
+	row("  dead-timeout (stretched with N), periods", res, nr, c_timeout);
+	row("  periods until all see it suspect", res, nr, c_suspect);
+	row("  periods until all see it dead", res, nr, c_death);
+	row("    beyond the timeout", res, nr, c_death_after);
+	row("  share seeing it down before it stopped", res, nr, c_predown);
+	row("  nodes that never knew it", res, nr, c_death_unaware);
+	printf("rejoin: that node starts again (new incarnation, empty table)\n");
+	row("  rounds until all see it alive", res, nr, c_rejoin_others);
+	row("    / log2(N)", res, nr, c_rejoin_ratio);
+	row("  nodes not seeing it alive at the limit", res, nr, c_rejoin_missing);
+	row("  rounds until it sees all alive", res, nr, c_rejoin_self);
+	row("  share it sees alive at the end", res, nr, c_rejoin_seen);
+	printf("simulator\n");
+	row("  node tables (formed cluster), MiB", res, nr, c_mem);
+	row("  wall time, s", res, nr, c_wall);
+}
+
+static void csv_rounds(FILE *f, long r)
+{
+	if (r >= 0)
+		fprintf(f, "%ld,", r);
+	else
+		fprintf(f, ",");
+}
+
+static void csv_ratio(FILE *f, long r, uint32_t n)
+{
+	if (r >= 0)
+		fprintf(f, "%.4f,", r / lg2(n));
+	else
+		fprintf(f, ",");
+}
+
+/* One row per node count; an empty rounds field: not reached within the limit. */
+static void print_csv(FILE *f, const struct result *res, unsigned nr)
+{
+	fprintf(f, "nodes,log2n,loss,latency_ms,seed,period_ms,fanout,window,suspect_ms,dead_ms,"
+		   "join_limit,limit,"
+		   "join_know_all_rounds,join_alive_all_rounds,join_alive_per_log2n,"
+		   "join_end_known_share,join_end_alive_share,join_end_nodes_seeing_all_alive,"
+		   "false_suspicions_node_period,false_deaths_node_period,"
+		   "load_rounds,load_per_log2n,load_missing,"
+		   "suspect_timeout_rounds,dead_timeout_rounds,death_skipped,"
+		   "death_suspect_rounds,death_rounds,death_beyond_timeout,"
+		   "death_down_before_share,death_unaware,"
+		   "rejoin_rounds,rejoin_per_log2n,rejoin_missing,rejoin_sees_all_rounds,"
+		   "rejoin_sees_alive_share,"
+		   "bytes_node_period_mean,bytes_node_period_max,wire_bytes_node_period_mean,"
+		   "msgs_node_period_mean,msg_bytes_mean,msg_bytes_max,"
+		   "join_bytes_node_period_mean,join_bytes_node_period_max,"
+		   "join_msgs_node_period_max,"
+		   "later_periods,later_bytes_node_period_mean,later_bytes_node_period_max,"
+		   "later_msgs_node_period_mean,later_false_suspicions_node_period,"
+		   "later_false_deaths_node_period,wall_s\n");
+	for (unsigned i = 0; i < nr; i++) {
+		const struct result *r = &res[i];
+		long to = timeout_rounds(r->n);
+		fprintf(f, "%u,%.4f,%g,%u,%" PRIu64 ",%u,%u,%u,%u,%u,%ld,%ld,", r->n, lg2(r->n),
+			opt.loss, opt.latency_ms, opt.seed, opt.p.period_ms, opt.p.fanout,
+			opt.p.window, opt.p.suspect_ms, opt.p.dead_ms, r->join_cap, r->cap);
+		csv_rounds(f, r->join_known);
+		csv_rounds(f, r->join_alive);
+		csv_ratio(f, r->join_alive, r->n);
+		fprintf(f, "%.4f,%.4f,%u,%.4f,%.4f,", r->known_frac, r->alive_frac,
+			r->alive_all_nodes, r->false_down_rate, r->false_dead_rate);
+		csv_rounds(f, r->load);
+		csv_ratio(f, r->load, r->n);
+		fprintf(f, "%u,%ld,%ld,%d,", r->load_missing, suspect_rounds(r->n), to,
+			r->death_skipped);
+		csv_rounds(f, r->death_suspect);
+		csv_rounds(f, r->death);
+		if (r->death >= 0)
+			fprintf(f, "%ld,", r->death - to);
+		else
+			fprintf(f, ",");
+		fprintf(f, "%.4f,%u,", r->death_predown, r->death_unaware);
+		csv_rounds(f, r->rejoin_others);
+		csv_ratio(f, r->rejoin_others, r->n);
+		fprintf(f, "%u,", r->rejoin_missing);
+		csv_rounds(f, r->rejoin_self);
+		fprintf(f, "%.4f,", r->rejoin_seen);
+		const struct traffic *t = &r->steady_tr;
+		fprintf(f, "%.1f,%" PRIu64 ",%.1f,%.3f,%.1f,%" PRIu64 ",",
+			per(t->bytes, t->node_rounds), t->max_node_round, wire_mean(t),
+			per(t->msgs, t->node_rounds), per(t->msg_bytes, t->msgs), t->max_msg);
+		fprintf(f, "%.1f,%" PRIu64 ",%" PRIu64 ",",
+			per(r->join_tr.bytes, r->join_tr.node_rounds), r->join_tr.max_node_round,
+			r->join_tr.max_msgs_node_round);
+		t = &r->later_tr;
+		fprintf(f, "%.0f,%.1f,%" PRIu64 ",%.3f,%.4f,%.4f,%.1f\n", per(t->node_rounds, r->n),
+			per(t->bytes, t->node_rounds), t->max_node_round, per(t->msgs, t->node_rounds),
+			r->later_false_down, r->later_false_dead, r->wall);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_CSV = 256,
+		O_STEADY,
+		O_PERIOD,
+		O_FANOUT,
+		O_WINDOW,
+		O_SUSPECT,
+		O_DEAD,
+		O_LATENCY,
+		O_DEATH_LIMIT,
+		O_SEEDS,
+	};
+	static const struct option longopts[] = {
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "loss", required_argument, NULL, 'l' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "csv", required_argument, NULL, O_CSV },
+		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "join-rounds", required_argument, NULL, 'J' },
+		{ "steady", required_argument, NULL, O_STEADY },
+		{ "config", required_argument, NULL, 'c' },
+		{ "period", required_argument, NULL, O_PERIOD },
+		{ "fanout", required_argument, NULL, O_FANOUT },
+		{ "window", required_argument, NULL, O_WINDOW },
+		{ "suspect", required_argument, NULL, O_SUSPECT },
+		{ "dead", required_argument, NULL, O_DEAD },
+		{ "latency", required_argument, NULL, O_LATENCY },
+		{ "death-limit", required_argument, NULL, O_DEATH_LIMIT },
+		{ "seeds", required_argument, NULL, O_SEEDS },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[PATH_MAX + 256];
+	const char *nodes = "100,1000,10000";
+	struct gossip_params over = { 0 };
+	int have_over[5] = { 0 };
+	int c;
+
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	nthreads = cpus < 1 ? 1 : cpus > LANES ? LANES : (unsigned)cpus;
+	/* defaults first, for --help */
+	if (params_from_config(NULL, &opt.p, err, sizeof(err)) < 0)
+		die("reading migrd's defaults: %s", err);
+	while ((c = getopt_long(argc, argv, "n:l:s:r:J:c:j:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			nodes = optarg;
+			break;
+		case 'l': {
+			char *end;
+			errno = 0;
+			opt.loss = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(opt.loss >= 0 && opt.loss < 1))
+				die("--loss: '%s' is not a probability in [0, 1)", optarg);
+			break;
+		}
+		case 's':
+			opt.seed = parse_num("--seed", optarg, 0, ULONG_MAX);
+			break;
+		case O_CSV:
+			opt.csv = optarg;
+			break;
+		case 'r':
+			opt.max_rounds = (unsigned)parse_num("--max-rounds", optarg, 1, 1000000);
+			break;
+		case 'J':
+			opt.join_rounds = (unsigned)parse_num("--join-rounds", optarg, 1, 1000000);
+			break;
+		case O_STEADY:
+			opt.steady_rounds = (unsigned)parse_num("--steady", optarg, 1, 100000);
+			break;
+		case 'c':
+			opt.config = optarg;
+			break;
+		case O_PERIOD:
+			over.period_ms = (unsigned)parse_num("--period", optarg, 10, 3600000);
+			have_over[0] = 1;
+			break;
+		case O_FANOUT:
+			over.fanout = (unsigned)parse_num("--fanout", optarg, 1, 16);
+			have_over[1] = 1;
+			break;
+		case O_WINDOW:
+			over.window = (unsigned)parse_num("--window", optarg, 0, GOSSIP_WINDOW_MAX);
+			have_over[2] = 1;
+			break;
+		case O_SUSPECT:
+			over.suspect_ms = (unsigned)parse_num("--suspect", optarg, 10, 3600000);
+			have_over[3] = 1;
+			break;
+		case O_DEAD:
+			over.dead_ms = (unsigned)parse_num("--dead", optarg, 10, 3600000);
+			have_over[4] = 1;
+			break;
+		case O_LATENCY:
+			opt.latency_ms = (unsigned)parse_num("--latency", optarg, 0, 3600000);
+			break;
+		case 'j':
+			nthreads = (unsigned)parse_num("--threads", optarg, 1, LANES);
+			break;
+		case O_DEATH_LIMIT:
+			opt.death_limit = (unsigned)parse_num("--death-limit", optarg, 1, 10000000);
+			break;
+		case O_SEEDS:
+			opt.seeds = (unsigned)parse_num("--seeds", optarg, 1, NODES_MAX);
+			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument '%s' (see --help)", argv[optind]);
+	parse_nodes(nodes);
+	if (opt.config && params_from_config(opt.config, &opt.p, err, sizeof(err)) < 0)
+		die("%s", err);
+	if (have_over[0])
+		opt.p.period_ms = over.period_ms;
+	if (have_over[1])
+		opt.p.fanout = over.fanout;
+	if (have_over[2])
+		opt.p.window = over.window;
+	if (have_over[3])
+		opt.p.suspect_ms = over.suspect_ms;
+	if (have_over[4])
+		opt.p.dead_ms = over.dead_ms;
+	if (opt.p.suspect_ms <= opt.p.period_ms || opt.p.dead_ms <= opt.p.suspect_ms)
+		die("want period < suspect < dead (migrd.conf(5) insists too)");
+	if (opt.latency_ms >= opt.p.period_ms)
+		die("--latency must be below the gossip period (%u ms)", opt.p.period_ms);
+	if (opt.p.window > GOSSIP_WINDOW_MAX)
+		opt.p.window = GOSSIP_WINDOW_MAX;	/* gossip_init clamps it the same way */
+
+	struct result *res = xcalloc(opt.nn, sizeof(*res));
+	for (unsigned i = 0; i < opt.nn; i++)
+		run_one(opt.n[i], &res[i]);
+	print_table(res, opt.nn);
+	if (opt.csv) {
+		FILE *f = strcmp(opt.csv, "-") ? fopen(opt.csv, "w") : stdout;
+		if (!f)
+			die("%s: %s", opt.csv, strerror(errno));
+		if (f == stdout)
+			putchar('\n');
+		print_csv(f, res, opt.nn);
+		if (f != stdout && fclose(f) != 0)
+			die("%s: %s", opt.csv, strerror(errno));
+	}
+	free(res);
+	return 0;
+}
