@@ -50,8 +50,11 @@ static char *resolve(const char *cmd)
 	struct stat st;
 	if (strchr(cmd, '/')) {
 		snprintf(path, sizeof(path), "%s", cmd);
-		if (stat(path, &st) < 0)
-			fatalx("%s: %s", cmd, strerror(errno));
+		if (stat(path, &st) < 0) {
+			/* as a shell says it: 127 for a path that is not there */
+			log_warnx("%s: %s", cmd, strerror(errno));
+			exit(errno == ENOENT || errno == ENOTDIR ? 127 : 126);
+		}
 		if (S_ISDIR(st.st_mode) || access(path, X_OK) < 0) {
 			log_warnx("%s: %s", cmd, S_ISDIR(st.st_mode) ? "Is a directory" : strerror(errno));
 			exit(126);

@@ -116,7 +116,7 @@ watch_moves() {
 	memjob=$MIGR_BUILDDIR/tests/tools/memjob
 	[ -x "$memjob" ] || skip "tests/tools/memjob not built (make check builds it)"
 	for _ in 1 2 3 4; do
-		on node1 mrun -d "$memjob" 200 >/dev/null
+		on node1 mrun -d "$memjob" 200 1 >/dev/null	# a spinning thread: CPU-bound for sure
 	done
 	gpids=$(on node1 mps --json | jq -r '.[].gpid' | sort)
 	log=$(node_dir node1)/migrd.log

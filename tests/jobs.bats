@@ -195,6 +195,9 @@ where_am_i='ip -o -4 addr show dev eth0 | sed "s/.*inet \([0-9.]*\).*/\1/"'
 	run -127 on node1 mrun no-such-command-here
 	[ "$status" -eq 127 ]
 	[ "$output" = "mrun: no-such-command-here: command not found" ]
+	run -127 on node1 mrun /no/such/program
+	[ "$status" -eq 127 ]
+	[ "$output" = "mrun: /no/such/program: No such file or directory" ]
 	run -126 on node1 mrun /etc/passwd
 	[ "$status" -eq 126 ]
 	[ "$output" = "mrun: /etc/passwd: Permission denied" ]
