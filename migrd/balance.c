@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "balance.h"
-#include "job.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -35,7 +34,6 @@ static struct {
 	/* the move this balancer started, if any */
 	char gpid[MIGR_GPID_MAX + 1];
 	char dest[MIGR_NAME_MAX + 1];
-	uint64_t rss_kb;
 	uint64_t started_at;
 	struct recent recent[RECENT_MAX];	/* departures and arrivals, newest last */
 	unsigned nrecent;
@@ -140,7 +138,6 @@ static void tick(void *arg)
 		log_info("balance: moving %s to %s: %s", j->gpid, peers[d.node].name, d.reason);
 		snprintf(bal.gpid, sizeof(bal.gpid), "%s", j->gpid);
 		snprintf(bal.dest, sizeof(bal.dest), "%s", peers[d.node].name);
-		bal.rss_kb = j->rss_kb;
 		bal.started_at = now;
 		if (migrate_auto(bal.gpid, bal.dest) < 0) {
 			log_warnx("balance: %s: its home is not reachable", bal.gpid);
