@@ -111,14 +111,32 @@ static int parse_path(struct parse *p, const char *what, char **w, int nw, char 
 	return 0;
 }
 
+/* `keyword N`: one whole number in min..max; want says what N is, for the error */
+static int parse_count(struct parse *p, const char *what, char **w, int nw, const char *want,
+		       unsigned long min, unsigned long max, unsigned long *out)
+{
+	if (nw != 2)
+		return bad(p, "%s: want %s", what, want);
+	return parse_uint(p, what, w[1], min, max, out);
+}
+
 static int parse_ms(struct parse *p, const char *what, char **w, int nw, unsigned *out)
 {
 	unsigned long v;
-	if (nw != 2)
-		return bad(p, "%s: want milliseconds", what);
-	if (parse_uint(p, what, w[1], 10, 3600000, &v) < 0)
+	if (parse_count(p, what, w, nw, "milliseconds", 10, 3600000, &v) < 0)
 		return -1;
 	*out = (unsigned)v;
+	return 0;
+}
+
+/* `keyword X`: one real number in min..max (NaN is not); -1 without a message */
+static int parse_real(char **w, int nw, double min, double max, double *out)
+{
+	char *end;
+	double d = nw == 2 ? strtod(w[1], &end) : 0;
+	if (nw != 2 || *end || !(d >= min && d <= max))
+		return -1;
+	*out = d;
 	return 0;
 }
 
@@ -154,11 +172,8 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 			return bad(p, "cgroup: '%s' must be relative, without '..'", w[1]);
 		return parse_path(p, k, w, nw, c->cgroup, sizeof(c->cgroup), 0);
 	} else if (!strcmp(k, "cpus")) {
-		char *end;
-		double d = nw == 2 ? strtod(w[1], &end) : 0;
-		if (nw != 2 || *end || !(d >= 0.01 && d <= 4096))
+		if (parse_real(w, nw, 0.01, 4096, &c->cpus) < 0)
 			return bad(p, "cpus: want a number of CPUs in 0.01..4096");
-		c->cpus = d;
 	} else if (!strcmp(k, "gossip-period")) {
 		return parse_ms(p, k, w, nw, &c->gossip_period_ms);
 	} else if (!strcmp(k, "suspect-timeout")) {
@@ -166,12 +181,12 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 	} else if (!strcmp(k, "dead-timeout")) {
 		return parse_ms(p, k, w, nw, &c->dead_timeout_ms);
 	} else if (!strcmp(k, "gossip-fanout")) {
-		if (nw != 2 || parse_uint(p, k, w[1], 1, 16, &v) < 0)
-			return nw != 2 ? bad(p, "%s: want a number", k) : -1;
+		if (parse_count(p, k, w, nw, "a number", 1, 16, &v) < 0)
+			return -1;
 		c->gossip_fanout = (unsigned)v;
 	} else if (!strcmp(k, "gossip-window")) {
-		if (nw != 2 || parse_uint(p, k, w[1], 0, GOSSIP_WINDOW_MAX, &v) < 0)
-			return nw != 2 ? bad(p, "%s: want a number", k) : -1;
+		if (parse_count(p, k, w, nw, "a number", 0, GOSSIP_WINDOW_MAX, &v) < 0)
+			return -1;
 		c->gossip_window = (unsigned)v;
 	} else if (!strcmp(k, "balance")) {
 		if (nw != 2 || (strcmp(w[1], "on") && strcmp(w[1], "off")))
@@ -180,18 +195,15 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 	} else if (!strcmp(k, "balance-period")) {
 		return parse_ms(p, k, w, nw, &c->balance_period_ms);
 	} else if (!strcmp(k, "balance-residency")) {
-		if (nw != 2 || parse_uint(p, k, w[1], 0, 86400000, &v) < 0)
-			return nw != 2 ? bad(p, "%s: want milliseconds", k) : -1;
+		if (parse_count(p, k, w, nw, "milliseconds", 0, 86400000, &v) < 0)
+			return -1;
 		c->balance_residency_ms = (unsigned)v;
 	} else if (!strcmp(k, "balance-margin")) {
-		char *end;
-		double d = nw == 2 ? strtod(w[1], &end) : 0;
-		if (nw != 2 || *end || !(d >= 0 && d <= 100))
+		if (parse_real(w, nw, 0, 100, &c->balance_margin) < 0)
 			return bad(p, "balance-margin: want a load per CPU in 0..100");
-		c->balance_margin = d;
 	} else if (!strcmp(k, "balance-mem-low")) {
-		if (nw != 2 || parse_uint(p, k, w[1], 0, 1UL << 30, &v) < 0)
-			return nw != 2 ? bad(p, "%s: want MiB", k) : -1;
+		if (parse_count(p, k, w, nw, "MiB", 0, 1UL << 30, &v) < 0)
+			return -1;
 		c->balance_mem_low_kb = (uint64_t)v * 1024;
 	} else {
 		return bad(p, "unknown keyword '%s'", k);
