@@ -28,9 +28,9 @@
 
 #include "balance.h"
 #include "control.h"
-#include "jobs.h"
 #include "criu.h"
 #include "job.h"
+#include "jobs.h"
 #include "log.h"
 #include "loop.h"
 #include "migrd.h"
@@ -51,7 +51,6 @@ enum { ROLE_SOURCE, ROLE_DEST };
 
 struct migration {
 	int role, mode;
-	int automatic;			/* started by a load balancer */
 	char gpid[MIGR_GPID_MAX + 1];
 	char home[MIGR_NAME_MAX + 1];
 	char source[MIGR_NAME_MAX + 1];
@@ -543,13 +542,8 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 		send_result(origin, reqid, -EBUSY, msg, 0, 0, "");
 		return;
 	}
-	if (automatic && (j->flags & MIGR_RUN_NO_MIGRATE)) {
-		send_result(origin, reqid, -EPERM, "started with --no-migrate", 0, 0, "");
-		return;
-	}
 	struct migration *m = mig_new(ROLE_SOURCE, gpid);
 	m->mode = mode;
-	m->automatic = automatic;
 	m->reqid = reqid;
 	m->job = j;
 	j->mig = m;
@@ -867,7 +861,6 @@ static void dst_offer(const char *from, struct mr *r)
 		return;
 	}
 	struct migration *m = mig_new(ROLE_DEST, gpid);
-	m->automatic = automatic;
 	snprintf(m->source, sizeof(m->source), "%s", from);
 	snprintf(m->home, sizeof(m->home), "%s", home);
 	snprintf(m->dest, sizeof(m->dest), "%s", migrd.conf.node);
