@@ -37,6 +37,7 @@ struct job {
 	struct mw inq;		/* stdin bytes not yet in the pipe */
 	int in_eof, in_broken;
 	int exited, status;
+	int orphan;		/* its home is down: output is read and dropped */
 	uint64_t cpu_ns, cpu_at;	/* last sample, for %CPU */
 	double cpu_pct;
 

@@ -208,10 +208,17 @@ void runner_check_done(struct job *j)
 static void runner_read(struct job *j, int s)
 {
 	uint8_t buf[CHUNK];
-	size_t room = WINDOW - j->unacked[s];
+	size_t room = j->orphan ? sizeof(buf) : WINDOW - j->unacked[s];
 	ssize_t n = read(j->pipe[s], buf, room < sizeof(buf) ? room : sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (j->orphan) {	/* nobody to send it to: the job must not block on a full pipe */
+		if (n <= 0) {
+			runner_close(j, s);
+			runner_check_done(j);
+		}
+		return;
+	}
 	struct mw w;
 	mw_init(&w);
 	msg_data(&w, j->gpid, s, buf, n > 0 ? (size_t)n : 0);
@@ -670,9 +677,26 @@ void jobs_client_gone(uint64_t client)
 	}
 }
 
+/* The home of a job running here is down: its mrun and its output file are gone with it.
+ * The job gets a hang-up, as from a terminal that went away, and what it still writes is
+ * dropped so that it never blocks on a full pipe. */
+static void runner_orphan(struct job *j)
+{
+	log_warnx("%s: its home %s is down: hang-up, its output is dropped", j->gpid, j->home);
+	j->orphan = 1;
+	runner_close(j, STREAM_IN);	/* EOF on its stdin */
+	for (int s = STREAM_OUT; s <= STREAM_ERR; s++)
+		if (j->pipe[s] >= 0)
+			runner_watch(j, s, 1);
+	kill(j->init_pid, SIGHUP);
+}
+
 void jobs_node_down(const char *node)
 {
 	migrate_node_down(node);
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->here && !j->exited && !j->orphan && !j->mig && !strcmp(j->home, node))
+			runner_orphan(j);
 	for (struct job *j = jobs, *next; j; j = next) {
 		next = j->next;
 		if (!j->at_home || strcmp(j->node, node) || j->exit_known)

@@ -221,3 +221,20 @@ where_am_i='ip -o -4 addr show dev eth0 | sed "s/.*inet \([0-9.]*\).*/\1/"'
 	[ "$status" -eq 1 ]
 	[ "$output" = "mps: node9: no such live node" ]
 }
+
+# Last: it takes node1's daemon down and brings it back.
+@test "a job whose home goes down gets a hang-up, and does not block on its output" {
+	flag=$BATS_TEST_TMPDIR/hup
+	# writes without pause: with nobody reading, only dropping its output lets it go on
+	bg_on node1 mrun -n node2 sh -c "trap 'echo hup > $flag; exit 0' HUP; echo ready; while :; do echo spam; done" \
+		>"$BATS_TEST_TMPDIR/out"
+	pid=$BG_PID
+	wait_until 10 grep -q ready "$BATS_TEST_TMPDIR/out"
+	gpid=$(on node2 mps --json -n node2 | jq -r '.[] | select(.cmd | contains("spam")) | .gpid')
+	cluster stop node1 --kill
+	wait "$pid" || true
+	wait_until 15 test -s "$flag"
+	grep -q "$gpid: its home node1 is down: hang-up" "$(node_dir node2)/migrd.log"
+	cluster start node1
+	wait_until 15 sh -c "! $CLUSTER run node2 mps --json -n node2 | grep -q '\"$gpid\"'"
+}
