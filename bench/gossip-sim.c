@@ -811,19 +811,15 @@ static int seen_back(const struct gossip_node *v)
 
 /* ---- one node count ---- */
 
-/* gossip.c's suspect_after() and dead_after() (static there) for a node whose table holds
- * all N nodes: the configured timeouts, stretched in proportion to N once a heartbeat can no
- * longer get round in time (N - 1 > fanout * window * suspect periods / 4). */
+/* the timeouts gossip.c applies for a node whose table holds all N nodes */
 static uint64_t eff_suspect_ms(uint32_t n)
 {
-	uint64_t per_period = (uint64_t)opt.p.fanout * (opt.p.window ? opt.p.window : 1);
-	uint64_t scaled = (uint64_t)opt.p.period_ms * 4 * (n - 1) / per_period;
-	return scaled > opt.p.suspect_ms ? scaled : opt.p.suspect_ms;
+	return gossip_suspect_ms(&opt.p, n - 1);
 }
 
 static uint64_t eff_dead_ms(uint32_t n)
 {
-	return eff_suspect_ms(n) + (opt.p.dead_ms - opt.p.suspect_ms);
+	return gossip_dead_ms(&opt.p, n - 1);
 }
 
 /* the ticks after the last heartbeat at which a node declares it suspect, dead */

@@ -363,21 +363,26 @@ void gossip_set_vector(struct gossip *g, const struct migr_vector *v, uint64_t n
  * round in time: a node hears of about fanout * window others per period, so news of all
  * N-1 takes at least (N-1) / (fanout * window) periods, and with random choice a few times
  * that. Messages stay bounded; detection slows down as O(N), never a false death. */
-static uint64_t timeout_scale_ms(const struct gossip *g)
+uint64_t gossip_suspect_ms(const struct gossip_params *p, uint32_t others)
 {
-	uint64_t per_period = (uint64_t)g->p.fanout * (g->p.window ? g->p.window : 1);
-	return (uint64_t)g->p.period_ms * 4 * g->others / per_period;
+	uint64_t per_period = (uint64_t)p->fanout * (p->window ? p->window : 1);
+	uint64_t scaled = (uint64_t)p->period_ms * 4 * others / per_period;
+	return scaled > p->suspect_ms ? scaled : p->suspect_ms;
+}
+
+uint64_t gossip_dead_ms(const struct gossip_params *p, uint32_t others)
+{
+	return gossip_suspect_ms(p, others) + (p->dead_ms - p->suspect_ms);
 }
 
 static uint64_t suspect_after(const struct gossip *g)
 {
-	uint64_t scaled = timeout_scale_ms(g);
-	return scaled > g->p.suspect_ms ? scaled : g->p.suspect_ms;
+	return gossip_suspect_ms(&g->p, g->others);
 }
 
 static uint64_t dead_after(const struct gossip *g)
 {
-	return suspect_after(g) + (g->p.dead_ms - g->p.suspect_ms);
+	return gossip_dead_ms(&g->p, g->others);
 }
 
 /* Sends m to n with n's own entry in it (in place of the last window entry if full), so

@@ -96,5 +96,9 @@ const char *gossip_addr(const struct gossip_node *n);
 /* The slot of a node by name, or NULL. */
 const struct gossip_node *gossip_find(const struct gossip *g, const char *name);
 uint32_t gossip_count_state(const struct gossip *g, int state);
+/* The suspect and dead timeouts a node applies when it knows `others` other nodes: the
+ * configured ones, stretched in proportion once heartbeats cannot get round in time. */
+uint64_t gossip_suspect_ms(const struct gossip_params *p, uint32_t others);
+uint64_t gossip_dead_ms(const struct gossip_params *p, uint32_t others);
 
 #endif
