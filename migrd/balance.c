@@ -51,18 +51,23 @@ static void remember(const char *node)
 	r->at = loop_now();
 }
 
-/* How much of the recent moves to or from node (NULL: arrivals here) the load does not
- * show yet, in tasks. */
+/* How much of a recent move the load does not show yet, in tasks: all of it at first,
+ * nothing once the lag has passed. */
+static double fading(const struct recent *r, uint64_t now)
+{
+	uint64_t age = now - r->at, lag = lag_ms();
+	return age < lag ? 1.0 - (double)age / (double)lag : 0;
+}
+
+/* The recent moves to node not shown yet (node "": the arrivals here; NULL: every
+ * departure from here), in tasks. */
 static double unseen(const char *node, uint64_t now)
 {
 	double tasks = 0;
-	uint64_t lag = lag_ms();
 	for (unsigned i = 0; i < bal.nrecent; i++) {
 		const struct recent *r = &bal.recent[i];
-		uint64_t age = now - r->at;
-		if (age >= lag || strcmp(r->node, node ? node : ""))
-			continue;
-		tasks += 1.0 - (double)age / (double)lag;
+		if (node ? !strcmp(r->node, node) : r->node[0] != '\0')
+			tasks += fading(r, now);
 	}
 	return tasks;
 }
@@ -71,13 +76,7 @@ void balance_self(struct bal_node *self)
 {
 	uint64_t now = loop_now();
 	double cpus = migrd.conf.cpus;
-	double departed = 0;
-	for (unsigned i = 0; i < bal.nrecent; i++) {
-		uint64_t age = now - bal.recent[i].at;
-		if (bal.recent[i].node[0] && age < lag_ms())
-			departed += 1.0 - (double)age / (double)lag_ms();
-	}
-	double load = migrd.load * cpus - departed + unseen(NULL, now) + migrate_incoming();
+	double load = migrd.load * cpus - unseen(NULL, now) + unseen("", now) + migrate_incoming();
 	self->name = migrd.conf.node;
 	self->cpus = cpus;
 	self->load = (load > 0 ? load : 0) / cpus;
