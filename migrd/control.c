@@ -73,10 +73,21 @@ static void client_close(struct client *c, const char *why)
 	nclients--;
 }
 
+/* Queues a frame for a client, if it is still there, and writes what it can now. */
+void control_send(uint64_t id, const struct mw *frame)
+{
+	struct client *c = client_find(id);
+	if (!c)
+		return;
+	mw_bytes(&c->out, frame->buf, frame->len);
+	/* written by the loop: the caller may be inside this client's own callback */
+	loop_mod(c->fd, EPOLLIN | EPOLLOUT);
+}
+
 /* Replies queue behind what is still unsent: a client may send requests back to back. */
 static void reply(struct client *c, struct mw *frame)
 {
-	mw_bytes(&c->out, frame->buf, frame->len);
+	control_send(c->id, frame);
 	mw_free(frame);
 }
 
@@ -87,17 +98,6 @@ static void reply_ok(struct client *c)
 	mw_frame_begin(&w, MSG_CTL_OK);
 	mw_frame_end(&w);
 	reply(c, &w);
-}
-
-/* Queues a frame for a client, if it is still there, and writes what it can now. */
-void control_send(uint64_t id, const struct mw *frame)
-{
-	struct client *c = client_find(id);
-	if (!c)
-		return;
-	mw_bytes(&c->out, frame->buf, frame->len);
-	/* written by the loop: the caller may be inside this client's own callback */
-	loop_mod(c->fd, EPOLLIN | EPOLLOUT);
 }
 
 void control_error(uint64_t id, int code, const char *fmt, ...)
