@@ -317,10 +317,15 @@ int migr_gossip_decode(const void *p, size_t n, struct migr_gossip_msg *m)
 
 /* ---- control replies ---- */
 
-/* Doubles travel as fixed-point thousandths: no float formats on the wire. */
+/* Doubles travel as fixed-point thousandths: no float formats on the wire. Values out of
+ * range saturate, as a cast of NaN or of 2^64 and beyond is undefined, and thousandths near
+ * UINT64_MAX, decoded, come back as 2^64 (a home re-encodes the jobs its peers report). */
 static uint64_t milli(double v)
 {
-	return v <= 0 ? 0 : (uint64_t)(v * 1000.0 + 0.5);
+	if (!(v > 0))	/* negative, zero or NaN */
+		return 0;
+	double m = v * 1000.0 + 0.5;
+	return m < 0x1p64 ? (uint64_t)m : UINT64_MAX;
 }
 
 void migr_nodes_encode(struct mw *w, const struct migr_node *nodes, size_t count)

@@ -3,6 +3,7 @@
  * read one byte past the end is a failure, not luck. */
 #include <config.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -677,6 +678,52 @@ static void test_nodes_fixed_point(void)
 	}
 	free(out);
 	mw_free(&w);
+}
+
+/* Out of range, thousandths saturate: a decoded UINT64_MAX (2^64 once multiplied back),
+ * huge and infinite values encode as UINT64_MAX, NaN as 0; none is an undefined cast. */
+static void test_fixed_point_bounds(void)
+{
+	static const struct {
+		double v;
+		uint64_t want;
+	} cases[] = {
+		{ (double)UINT64_MAX / 1000.0, UINT64_MAX },
+		{ 1e300, UINT64_MAX },
+		{ INFINITY, UINT64_MAX },
+		{ NAN, 0 },
+		{ -INFINITY, 0 },
+		{ 0.0004, 0 },
+		{ 2.5, 2500 },
+	};
+	for (size_t i = 0; i < UNIT_COUNT(cases); i++) {
+		struct migr_node in, *out = NULL;
+		struct migr_job job, back;
+		size_t n;
+		struct mw w;
+		struct mr r;
+		UNIT_CTX("%g", cases[i].v);
+		nodes_sample(&in, 1);
+		in.load = in.cpus = cases[i].v;
+		mw_init(&w);
+		migr_nodes_encode(&w, &in, 1);
+		if (CHECK_INT(migr_nodes_decode(w.buf, w.len, &out, &n), ==, 0)) {
+			CHECK(out[0].load == (double)cases[i].want / 1000.0);
+			CHECK(out[0].cpus == (double)cases[i].want / 1000.0);
+		}
+		free(out);
+		/* a job, as a home passes on what a peer reported (MSG_PS_REPLY) */
+		memset(&job, 0, sizeof(job));
+		job.cpu = cases[i].v;
+		w.len = 0;
+		migr_job_encode(&w, &job);
+		mr_init(&r, w.buf, w.len);
+		migr_job_decode(&r, &back);
+		if (CHECK_INT(mr_end(&r), ==, 0))
+			CHECK(back.cpu == (double)cases[i].want / 1000.0);
+		mw_free(&w);
+	}
+	UNIT_CTX_CLEAR();
 }
 
 static void test_nodes_bad(void)
@@ -1385,6 +1432,7 @@ int main(int argc, char **argv)
 		UNIT(test_gossip_at_bounds),
 		UNIT(test_nodes_roundtrip),
 		UNIT(test_nodes_fixed_point),
+		UNIT(test_fixed_point_bounds),
 		UNIT(test_nodes_bad),
 		UNIT(test_status),
 		UNIT(test_error),
