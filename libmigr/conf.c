@@ -62,6 +62,8 @@ static void defaults(struct migr_config *c)
 	c->balance_margin = 0.25;
 	c->balance_residency_ms = 10000;
 	c->balance_mem_low_kb = 256 * 1024;
+	c->peer_root_jobs = 1;
+	c->max_user_jobs = 1000;
 }
 
 static int parse_uint(struct parse *p, const char *what, const char *s, unsigned long min,
@@ -205,6 +207,14 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 		if (parse_count(p, k, w, nw, "MiB", 0, 1UL << 30, &v) < 0)
 			return -1;
 		c->balance_mem_low_kb = (uint64_t)v * 1024;
+	} else if (!strcmp(k, "peer-root-jobs")) {
+		if (nw != 2 || (strcmp(w[1], "yes") && strcmp(w[1], "no")))
+			return bad(p, "peer-root-jobs: want yes or no");
+		c->peer_root_jobs = !strcmp(w[1], "yes");
+	} else if (!strcmp(k, "max-user-jobs")) {
+		if (parse_count(p, k, w, nw, "a number of jobs", 0, 1000000, &v) < 0)
+			return -1;
+		c->max_user_jobs = (unsigned)v;
 	} else {
 		return bad(p, "unknown keyword '%s'", k);
 	}
@@ -298,4 +308,6 @@ void migr_config_print(const struct migr_config *c, FILE *f)
 	fprintf(f, "balance-margin %g\n", c->balance_margin);
 	fprintf(f, "balance-residency %u\n", c->balance_residency_ms);
 	fprintf(f, "balance-mem-low %llu\n", (unsigned long long)(c->balance_mem_low_kb / 1024));
+	fprintf(f, "peer-root-jobs %s\n", c->peer_root_jobs ? "yes" : "no");
+	fprintf(f, "max-user-jobs %u\n", c->max_user_jobs);
 }

@@ -47,15 +47,11 @@ int check_capabilities(void)
 	return 0;
 }
 
-/* Runs `criu check`; on failure logs the first error line it printed. */
-int check_criu(const char *criu)
+/* Runs `criu ARG`, its stdout and stderr into out; returns its exit status (-1: no run). */
+static int criu_capture(const char *criu, const char *arg, char *out, size_t outlen)
 {
 	int pfd[2];
-	if (access(criu, X_OK) < 0) {
-		log_warnx("criu: %s: %s (CRIU >= 4.1 is needed: scripts/bootstrap builds it)",
-			  criu, strerror(errno));
-		return -1;
-	}
+	out[0] = '\0';
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		log_warn("pipe");
 		return -1;
@@ -63,34 +59,58 @@ int check_criu(const char *criu)
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_warn("fork");
+		close(pfd[0]);
+		close(pfd[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(pfd[1], STDERR_FILENO);
-		execl(criu, criu, "check", (char *)NULL);
+		execl(criu, criu, arg, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
-	char out[4096];
 	size_t len = 0;
 	ssize_t n;
-	while (len < sizeof(out) - 1 &&
-	       (n = read(pfd[0], out + len, sizeof(out) - 1 - len)) > 0)
-		len += (size_t)n;
+	char sink[4096];
+	/* read to the end (so criu never blocks on a full pipe), keep the start */
+	while ((n = read(pfd[0], len < outlen - 1 ? out + len : sink,
+			 len < outlen - 1 ? outlen - 1 - len : sizeof(sink))) > 0)
+		if (len < outlen - 1)
+			len += (size_t)n;
 	out[len] = '\0';
 	close(pfd[0]);
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	char *line = strstr(out, "Error");
-	if (!line)
-		line = out;
-	line[strcspn(line, "\n")] = '\0';
-	log_warnx("criu: `%s check` fails: %s", criu, *line ? line : "(no output)");
-	return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* `criu check` passes, and this criu has the options migr's moves rely on. */
+int check_criu(const char *criu)
+{
+	static char out[65536];
+	if (access(criu, X_OK) < 0) {
+		log_warnx("criu: %s: %s (CRIU >= 4.1 is needed: scripts/bootstrap builds it)",
+			  criu, strerror(errno));
+		return -1;
+	}
+	if (criu_capture(criu, "check", out, sizeof(out)) != 0) {
+		char *line = strstr(out, "Error");
+		if (!line)
+			line = out;
+		line[strcspn(line, "\n")] = '\0';
+		log_warnx("criu: `%s check` fails: %s", criu, *line ? line : "(no output)");
+		return -1;
+	}
+	/* without it a restore may hand an ordinary user's job a file only root may open */
+	criu_capture(criu, "--help", out, sizeof(out));
+	if (!strstr(out, "--task-fs-creds")) {
+		log_warnx("criu: %s lacks --task-fs-creds (patches/criu/0002): "
+			  "run scripts/bootstrap to build the patched CRIU", criu);
+		return -1;
+	}
+	return 0;
 }
 
 int check_pipe_max_size(void)

@@ -205,6 +205,42 @@ static int peer_groups(int fd, struct migr_job_spec *s)
 	return 0;
 }
 
+/* A job gets at most the caller's own resource limits, whatever the request says: they are
+ * the caller's at the time it connected, read from the kernel. */
+static void clamp_rlimits(pid_t pid, struct migr_job_spec *s)
+{
+	uint64_t hard[JOB_RLIMITS_MAX];
+	char path[64], line[256];
+	int rows = 0;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	FILE *f = fopen(path, "re");
+	/* one header line, then a row per resource in the kernel's order; the hard limit sits
+	 * in a fixed column, "unlimited" or a number */
+	if (f && fgets(line, sizeof(line), f)) {
+		while (rows < JOB_RLIMITS_MAX && fgets(line, sizeof(line), f)) {
+			if (strlen(line) < 47)
+				break;
+			hard[rows] = strncmp(line + 47, "unlimited", 9) ? strtoull(line + 47, NULL, 10)
+									 : UINT64_MAX;
+			rows++;
+		}
+	}
+	if (f)
+		fclose(f);
+	uint8_t kept = 0;
+	for (uint8_t i = 0; i < s->nrlimits; i++) {
+		struct migr_rlimit *rl = &s->rlimits[i];
+		if (rl->resource >= rows)
+			continue;	/* unknown here: the job keeps what it inherits */
+		if (rl->max > hard[rl->resource])
+			rl->max = hard[rl->resource];
+		if (rl->cur > rl->max)
+			rl->cur = rl->max;
+		s->rlimits[kept++] = *rl;
+	}
+	s->nrlimits = kept;
+}
+
 static int do_run(struct client *c, struct mr *r)
 {
 	struct migr_job_spec s;
@@ -212,6 +248,7 @@ static int do_run(struct client *c, struct mr *r)
 		return -1;
 	s.uid = c->cred.uid;
 	s.gid = c->cred.gid;
+	clamp_rlimits(c->cred.pid, &s);
 	if (peer_groups(c->fd, &s) < 0) {
 		migr_job_spec_free(&s);
 		return -1;

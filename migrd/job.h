@@ -31,6 +31,8 @@ struct job {
 	/* runner: the job runs here */
 	int here;
 	pid_t init_pid;
+	int start_fd;		/* until the program runs: its set-up's status (launch.h) */
+	int start_failed;	/* it never ran: its end is nobody's news */
 	int pipe[3];		/* our ends: stdin's write end, stdout's and stderr's read ends */
 	int watching[3];
 	uint32_t unacked[3];	/* stdout, stderr: sent home, not yet written out there */

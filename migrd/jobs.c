@@ -97,6 +97,7 @@ struct job *job_new(const char *gpid)
 		j->pipe[i] = -1;
 		j->user[i].fd = -1;
 	}
+	j->start_fd = -1;
 	mw_init(&j->inq);
 	j->next = jobs;
 	jobs = j;
@@ -313,6 +314,41 @@ static void send_failed(const char *home, const char *gpid, int code, const char
 	mw_free(&w);
 }
 
+/* The program has run (EOF) or said why it could not (a line; its init then exits). */
+static void runner_start_status(int fd, uint32_t events, void *arg)
+{
+	struct job *j = arg;
+	char msg[600];
+	ssize_t n = read(fd, msg, sizeof(msg) - 1);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	loop_del(fd);
+	close(fd);
+	j->start_fd = -1;
+	if (n > 0) {
+		msg[n] = '\0';
+		char err[700];
+		snprintf(err, sizeof(err), "cannot start on %s: %s", migrd.conf.node, msg);
+		log_warnx("%s: %s", j->gpid, err);
+		j->start_failed = 1;
+		send_failed(j->home, j->gpid, -EIO, err);
+		return;
+	}
+	log_info("%s: started for uid %u (home %s), init pid %d: %s", j->gpid, j->uid, j->home,
+		 (int)j->init_pid, j->cmd);
+	runner_watch(j, STREAM_OUT, 1);
+	runner_watch(j, STREAM_ERR, 1);
+	send_simple(j->home, MSG_JOB_STARTED, j->gpid, (uint32_t)j->init_pid);
+}
+
+static unsigned jobs_of_user_here(uint32_t uid)
+{
+	unsigned n = 0;
+	for (struct job *j = jobs; j; j = j->next)
+		n += j->here && !j->exited && j->uid == uid;
+	return n;
+}
+
 /* MSG_JOB_START: start the job here, or say why not. */
 static void runner_start(struct migr_job_spec *s)
 {
@@ -323,6 +359,19 @@ static void runner_start(struct migr_job_spec *s)
 		send_failed(s->home, s->gpid, -EEXIST, "job already runs here");
 		return;
 	}
+	if (s->uid == 0 && !migrd.conf.peer_root_jobs && !is_self(s->home)) {
+		snprintf(err, sizeof(err), "node %s runs no root jobs from other nodes "
+			 "(peer-root-jobs no)", migrd.conf.node);
+		send_failed(s->home, s->gpid, -EPERM, err);
+		return;
+	}
+	if (migrd.conf.max_user_jobs && s->uid != 0 &&
+	    jobs_of_user_here(s->uid) >= migrd.conf.max_user_jobs) {
+		snprintf(err, sizeof(err), "node %s: uid %u already runs %u jobs here "
+			 "(max-user-jobs)", migrd.conf.node, s->uid, migrd.conf.max_user_jobs);
+		send_failed(s->home, s->gpid, -EAGAIN, err);
+		return;
+	}
 	if (migrd.mem_free_kb && migrd.mem_free_kb < MIN_FREE_KB) {
 		snprintf(err, sizeof(err), "node %s is full: %llu kB of memory free",
 			 migrd.conf.node, (unsigned long long)migrd.mem_free_kb);
@@ -331,7 +380,8 @@ static void runner_start(struct migr_job_spec *s)
 	}
 	for (int i = 0; i < 3; i++) {
 		if (pipe2(p, O_CLOEXEC) < 0) {
-			snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
+			snprintf(err, sizeof(err), "cannot start on %s: pipe: %s", migrd.conf.node,
+				 strerror(errno));
 			goto fail;
 		}
 		ours[i] = i == STREAM_IN ? p[1] : p[0];
@@ -339,8 +389,9 @@ static void runner_start(struct migr_job_spec *s)
 		fcntl(ours[i], F_SETFL, O_NONBLOCK);
 	}
 	pid_t pid;
+	int status_fd;
 	char why[512];
-	if (launch_job(s, theirs, migrd.conf.cgroup, &pid, why, sizeof(why)) < 0) {
+	if (launch_job(s, theirs, migrd.conf.cgroup, &pid, &status_fd, why, sizeof(why)) < 0) {
 		snprintf(err, sizeof(err), "cannot start on %s: %s", migrd.conf.node, why);
 		goto fail;
 	}
@@ -361,11 +412,8 @@ static void runner_start(struct migr_job_spec *s)
 	j->cpu_at = loop_now();
 	for (int i = 0; i < 3; i++)
 		j->pipe[i] = ours[i];
-	runner_watch(j, STREAM_OUT, 1);
-	runner_watch(j, STREAM_ERR, 1);
-	log_info("%s: started for uid %u (home %s), init pid %d: %s", j->gpid, j->uid, j->home,
-		 (int)pid, j->cmd);
-	send_simple(j->home, MSG_JOB_STARTED, j->gpid, (uint32_t)pid);
+	j->start_fd = status_fd;
+	loop_add(status_fd, EPOLLIN, runner_start_status, j);
 	return;
 fail:
 	for (int i = 0; i < 3; i++) {
@@ -385,7 +433,16 @@ void jobs_reaped(pid_t pid, int status)
 	for (struct job *j = jobs; j; j = j->next) {
 		if (!j->here || j->init_pid != pid || j->exited)
 			continue;
+		if (j->start_fd >= 0)	/* its status may wait in the pipe still */
+			runner_start_status(j->start_fd, EPOLLIN, j);
 		j->exited = 1;
+		if (j->start_failed) {	/* never ran: home knows already */
+			for (int s = 0; s < 3; s++)
+				runner_close(j, s);
+			j->here = 0;
+			job_maybe_free(j);
+			return;
+		}
 		j->status = WIFEXITED(status) ? WEXITSTATUS(status)
 			    : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
 						  : 255;

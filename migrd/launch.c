@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,8 +53,38 @@ static void child_fail(int status_fd, const char *what)
 	_exit(126);
 }
 
-static void child_setup(const struct migr_job_spec *s, const int fds[3], const char *cgroup,
-			int status_fd)
+/* The job description migr-init reads (LAUNCH_SPEC_MAX), in a sealed-off memfd. */
+static int spec_memfd(const struct migr_job_spec *s)
+{
+	struct mw w;
+	char num[96];
+	mw_init(&w);
+	mw_bytes(&w, s->cwd, strlen(s->cwd) + 1);
+	snprintf(num, sizeof(num), "%o", s->umask & 0777);
+	mw_bytes(&w, num, strlen(num) + 1);
+	for (uint8_t i = 0; i < s->nrlimits; i++) {
+		snprintf(num, sizeof(num), "%s%u:%llu:%llu", i ? "," : "", s->rlimits[i].resource,
+			 (unsigned long long)s->rlimits[i].cur,
+			 (unsigned long long)s->rlimits[i].max);
+		mw_bytes(&w, num, strlen(num));
+	}
+	mw_u8(&w, 0);
+	mw_bytes(&w, s->env.data, s->env.len);
+	int fd = -1;
+	if (w.len <= LAUNCH_SPEC_MAX)
+		fd = memfd_create("migr-job", MFD_CLOEXEC);
+	if (fd >= 0 && write(fd, w.buf, w.len) != (ssize_t)w.len) {
+		close(fd);
+		fd = -1;
+	}
+	mw_free(&w);
+	return fd;
+}
+
+/* The fixed environment migr-init runs with: nothing of the caller's. */
+static char *const init_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
+static void child_setup(const int fds[3], int spec_fd, const char *cgroup, int status_fd)
 {
 	char path[PATH_MAX + 64], buf[32];
 
@@ -72,38 +103,40 @@ static void child_setup(const struct migr_job_spec *s, const int fds[3], const c
 			child_fail(status_fd, path);
 		close(fd);
 	}
+	/* 0-2 the job's stdio, 3 its description, 4 the status pipe: move the last two out
+	 * of the way first, so no dup2 below overwrites another */
+	spec_fd = fcntl(spec_fd, F_DUPFD, 10);
+	status_fd = fcntl(status_fd, F_DUPFD, 10);
+	if (spec_fd < 0 || status_fd < 0)
+		_exit(126);
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			child_fail(status_fd, "dup2");
-	/* Anything inherited would be dumped with the job: only 0, 1, 2 and the status pipe. */
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != status_fd)
-			close(fd);
-	for (uint8_t i = 0; i < s->nrlimits; i++) {
-		struct rlimit rl = { .rlim_cur = s->rlimits[i].cur, .rlim_max = s->rlimits[i].max };
-		/* raising a hard limit needs CAP_SYS_RESOURCE, which these machines lack */
-		if (setrlimit(s->rlimits[i].resource, &rl) < 0 && errno != EPERM)
-			child_fail(status_fd, "setrlimit");
-	}
-	umask(s->umask);
-	if (chdir(s->cwd) < 0) {
-		char what[sizeof(s->cwd) + 16];
-		snprintf(what, sizeof(what), "cwd %s", s->cwd);
-		child_fail(status_fd, what);
-	}
+	if (dup2(spec_fd, 3) < 0 || dup2(status_fd, 4) < 0)
+		child_fail(status_fd, "dup2");
+	/* Anything inherited would be dumped with the job: only 0-4. */
+	close_range(5, ~0U, 0);
+	/* migr-init itself sits in /: the job's cwd is entered by the user's program */
+	if (chdir("/") < 0)
+		child_fail(4, "chdir /");
 }
 
 int launch_job(const struct migr_job_spec *s, const int fds[3], const char *cgroup,
-	       pid_t *pidp, char *err, size_t errlen)
+	       pid_t *pidp, int *statusp, char *err, size_t errlen)
 {
 	int st[2];
+	int spec_fd = spec_memfd(s);
+	if (spec_fd < 0) {
+		snprintf(err, errlen, "job description: %s", strerror(errno ? errno : E2BIG));
+		return -EIO;
+	}
 	if (pipe2(st, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(spec_fd);
 		return -errno;
 	}
 	/* migr-init's argv: ids, then the program */
 	char **argv = migr_strv_list(&s->argv);
-	char **envp = migr_strv_list(&s->env);
 	char *iargv[8 + 1 + 1024];
 	char uid[16], gid[16], groups[JOB_GROUPS_MAX * 11 + 1] = "";
 	int n = 0;
@@ -135,32 +168,22 @@ int launch_job(const struct migr_job_spec *s, const int fds[3], const char *cgro
 		snprintf(err, errlen, "clone: %s", strerror(errno));
 		close(st[0]);
 		close(st[1]);
+		close(spec_fd);
 		free(argv);
-		free(envp);
 		return -errno;
 	}
 	if (pid == 0) {
 		close(st[0]);
-		child_setup(s, fds, cgroup, st[1]);
-		execve(init, iargv, envp);
-		child_fail(st[1], init);
+		child_setup(fds, spec_fd, cgroup, st[1]);
+		execve(init, iargv, init_env);
+		child_fail(4, init);
 	}
 	close(st[1]);
+	close(spec_fd);
 	free(argv);
-	free(envp);
-	/* Empty read: exec succeeded (the pipe is close-on-exec). This waits only for the
-	 * child's few set-up calls. */
-	char msg[512];
-	ssize_t got;
-	while ((got = read(st[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
-		;
-	close(st[0]);
-	if (got > 0) {
-		msg[got] = '\0';
-		snprintf(err, errlen, "%s", msg);
-		waitpid(pid, NULL, 0);
-		return -EIO;
-	}
+	/* The program's exec closes the pipe's last write end; the loop waits for that. */
+	fcntl(st[0], F_SETFL, O_NONBLOCK);
 	*pidp = pid;
+	*statusp = st[0];
 	return 0;
 }

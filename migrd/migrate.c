@@ -747,6 +747,8 @@ static void dst_start_restore(struct migration *m)
 	args[n++] = "--pidfile";
 	args[n++] = "restored.pid";
 	args[n++] = "--manage-cgroups=ignore";
+	/* the job's files are opened as the job's user, never as root (patches/criu/0002) */
+	args[n++] = "--task-fs-creds";
 	if (m->mode == MODE_LAZY)
 		args[n++] = "--lazy-pages";
 	for (int s = 0; s < 3; s++) {

@@ -12,6 +12,10 @@
  *                                   one authenticated gossip record, sent twice
  *   peerpoke ctl-garbage SOCKET     random bytes to the control socket
  *   peerpoke ctl-oversize SOCKET    an oversized frame to the control socket
+ *   peerpoke ctl-run-rlimit SOCKET RES CUR MAX CMD...
+ *                                   a run request for CMD on this node asking for rlimit RES
+ *                                   as CUR:MAX whatever the caller's own is; waits for the
+ *                                   job and exits with its status
  * Prints what the daemon did: "closed" when it hung up on us, "open" when it did not within
  * the wait. Exits 0 unless the poke itself could not be made. */
 #include <config.h>
@@ -208,6 +212,63 @@ static int replay_record(const char *addr, const char *port, const char *keyfile
 	return 0;
 }
 
+/* A run request as a hostile client may send it: one rlimit of its choosing. */
+static int run_with_rlimit(const char *sock, int res, uint64_t cur, uint64_t max, char **cmd)
+{
+	extern char **environ;
+	struct migr_job_spec s;
+	char cwd[4096];
+	memset(&s, 0, sizeof(s));
+	if (!getcwd(cwd, sizeof(cwd)))
+		die("getcwd");
+	snprintf(s.cwd, sizeof(s.cwd), "%s", cwd);
+	s.umask = 022;
+	s.nrlimits = 1;
+	s.rlimits[0].resource = (uint8_t)res;
+	s.rlimits[0].cur = cur;
+	s.rlimits[0].max = max;
+	migr_strv_from(&s.argv, cmd);
+	migr_strv_from(&s.env, environ);
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_RUN);
+	migr_job_spec_encode(&w, &s);
+	mw_frame_end(&w);
+	int fd = unix_connect(sock), fds[3] = { 0, 1, 2 };
+	char cbuf[CMSG_SPACE(3 * sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct iovec iov = { .iov_base = w.buf, .iov_len = w.len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	if (sendmsg(fd, &mh, 0) != (ssize_t)w.len)
+		die("sendmsg");
+	/* replies: the run reply, then the exit; the exit's payload is the status */
+	for (;;) {
+		uint8_t hdr[MIGR_FRAME_HDR], body[MIGR_FRAME_MAX];
+		struct migr_frame_hdr h;
+		if (recv(fd, hdr, sizeof(hdr), MSG_WAITALL) != (ssize_t)sizeof(hdr) ||
+		    migr_hdr_decode(hdr, &h) < 0 ||
+		    (h.len && recv(fd, body, h.len, MSG_WAITALL) != (ssize_t)h.len)) {
+			fprintf(stderr, "peerpoke: lost the daemon\n");
+			return 2;
+		}
+		if (h.type == MSG_CTL_ERROR) {
+			int code;
+			char msg[MIGR_ERRMSG_MAX + 1];
+			migr_error_decode(body, h.len, &code, msg);
+			fprintf(stderr, "peerpoke: %s\n", msg);
+			return 2;
+		}
+		if (h.type == MSG_CTL_EXIT && h.len == 4)
+			return body[0];
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -215,6 +276,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *mode = argv[1];
+	if (!strcmp(mode, "ctl-run-rlimit") && argc >= 7)
+		return run_with_rlimit(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0),
+				       strtoull(argv[5], NULL, 0), argv + 6);
 	if (!strncmp(mode, "ctl-", 4)) {
 		int fd = unix_connect(argv[2]);
 		if (!strcmp(mode, "ctl-garbage")) {
