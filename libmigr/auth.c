@@ -23,7 +23,19 @@ int migr_key_load(const char *path, struct migr_key *key, char *err, size_t errl
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	/* whoever else owns or can read it holds root on every node */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %u, not root: chown root it", path,
+			 (unsigned)st.st_uid);
+		close(fd);
+		return -EPERM;
+	}
+	if (st.st_mode & 077) {
 		snprintf(err, errlen, "%s: readable by others (mode %04o): chmod 600 it", path,
 			 (unsigned)(st.st_mode & 07777));
 		close(fd);
@@ -34,14 +46,16 @@ int migr_key_load(const char *path, struct migr_key *key, char *err, size_t errl
 	while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
 		n--;
 	size_t got = 0;
+	int r = 0;
 	if (n != 2 * MIGR_KEY_BYTES ||
 	    sodium_hex2bin(key->k, sizeof(key->k), hex, (size_t)n, NULL, &got, NULL) < 0 ||
 	    got != MIGR_KEY_BYTES) {
 		snprintf(err, errlen, "%s: not a cluster key (want %d hex digits)", path,
 			 2 * MIGR_KEY_BYTES);
-		return -EINVAL;
+		r = -EINVAL;
 	}
-	return 0;
+	sodium_memzero(hex, sizeof(hex));
+	return r;
 }
 
 int migr_key_generate(const char *path)

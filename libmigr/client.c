@@ -346,6 +346,10 @@ int migr_migrate(struct migr_client *c, const char *gpid, const char *node, int 
 	return r;
 }
 
+#define PS_JOBS_MAX 1000000	/* a bound on what one answer may make us allocate */
+
+/* The answer comes in pages: each says whether more follow; the last names the nodes that
+ * did not answer in time. */
 int migr_ps(struct migr_client *c, const char *node, struct migr_ps *ps)
 {
 	struct mw req;
@@ -356,21 +360,48 @@ int migr_ps(struct migr_client *c, const char *node, struct migr_ps *ps)
 	mw_str(&req, node ? node : "");
 	int r = call(c, MSG_CTL_PS, &req, MSG_CTL_PS_REPLY, &p, &n);
 	mw_free(&req);
-	if (r < 0)
-		return r;
-	struct mr rd;
-	mr_init(&rd, p, n);
-	r = migr_jobs_decode(&rd, &ps->jobs, &ps->count);
-	uint32_t nm = r == 0 ? mr_u32(&rd) : 0;
-	if (r == 0 && nm <= MIGR_CTL_NODES_MAX) {
-		ps->missing = calloc(nm ? nm : 1, sizeof(*ps->missing));
-		for (uint32_t i = 0; i < nm && ps->missing; i++)
-			mr_str(&rd, ps->missing[i], MIGR_NAME_MAX);
-		ps->nmissing = nm;
+	for (;;) {
+		if (r < 0)
+			break;
+		struct mr rd;
+		struct migr_job *page;
+		size_t count;
+		mr_init(&rd, p, n);
+		uint8_t more = mr_u8(&rd);
+		r = rd.bad || more > 1 ? MIGR_EPROTO : migr_jobs_decode(&rd, &page, &count);
+		if (r == 0 && ps->count + count > PS_JOBS_MAX) {
+			free(page);
+			r = MIGR_ETOOBIG;
+		}
+		if (r == 0) {
+			struct migr_job *all = realloc(ps->jobs, (ps->count + count + 1) * sizeof(*all));
+			if (all) {
+				memcpy(all + ps->count, page, count * sizeof(*page));
+				ps->jobs = all;
+				ps->count += count;
+			} else {
+				r = -ENOMEM;
+			}
+			free(page);
+		}
+		if (r == 0 && !more) {
+			uint32_t nm = mr_u32(&rd);
+			if (nm <= MIGR_CTL_NODES_MAX) {
+				ps->missing = calloc(nm ? nm : 1, sizeof(*ps->missing));
+				for (uint32_t i = 0; i < nm && ps->missing; i++)
+					mr_str(&rd, ps->missing[i], MIGR_NAME_MAX);
+				ps->nmissing = nm;
+			}
+			if (!ps->missing || mr_end(&rd) < 0)
+				r = MIGR_EPROTO;
+		} else if (r == 0 && mr_end(&rd) < 0) {
+			r = MIGR_EPROTO;
+		}
+		free(p);
+		if (r < 0 || !more)
+			break;
+		r = read_reply(c, MSG_CTL_PS_REPLY, &p, &n);
 	}
-	if (r == 0 && (!ps->missing || mr_end(&rd) < 0))
-		r = MIGR_EPROTO;
-	free(p);
 	if (r < 0)
 		migr_ps_free(ps);
 	return r;

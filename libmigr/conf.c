@@ -211,6 +211,14 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 		if (nw != 2 || (strcmp(w[1], "yes") && strcmp(w[1], "no")))
 			return bad(p, "peer-root-jobs: want yes or no");
 		c->peer_root_jobs = !strcmp(w[1], "yes");
+	} else if (!strcmp(k, "test-pause")) {
+		if (nw != 3 || !migr_name_valid(w[1]) || strlen(w[1]) >= sizeof(c->test_pause_at))
+			return bad(p, "test-pause: want a point and milliseconds");
+		snprintf(c->test_pause_at, sizeof(c->test_pause_at), "%s", w[1]);
+		char *ms[2] = { w[0], w[2] };
+		if (parse_count(p, k, ms, 2, "milliseconds", 0, 600000, &v) < 0)
+			return -1;
+		c->test_pause_ms = (unsigned)v;
 	} else if (!strcmp(k, "max-user-jobs")) {
 		if (parse_count(p, k, w, nw, "a number of jobs", 0, 1000000, &v) < 0)
 			return -1;
@@ -310,4 +318,6 @@ void migr_config_print(const struct migr_config *c, FILE *f)
 	fprintf(f, "balance-mem-low %llu\n", (unsigned long long)(c->balance_mem_low_kb / 1024));
 	fprintf(f, "peer-root-jobs %s\n", c->peer_root_jobs ? "yes" : "no");
 	fprintf(f, "max-user-jobs %u\n", c->max_user_jobs);
+	if (c->test_pause_at[0])
+		fprintf(f, "test-pause %s %u\n", c->test_pause_at, c->test_pause_ms);
 }

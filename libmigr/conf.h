@@ -39,6 +39,9 @@ struct migr_config {
 	/* jobs and trust */
 	int peer_root_jobs;		/* peers may start and restore uid 0 jobs here */
 	unsigned max_user_jobs;		/* jobs one (non-root) user may run here; 0: no bound */
+	/* for tests only: a move waits this long at a named point (migrd.conf(5)) */
+	char test_pause_at[32];
+	unsigned test_pause_ms;
 };
 
 /* Fills defaults, then reads path. On error returns -1 with err naming file, line, problem. */

@@ -216,8 +216,14 @@ void migr_job_spec_free(struct migr_job_spec *s);
 
 void migr_job_encode(struct mw *w, const struct migr_job *j);
 void migr_job_decode(struct mr *r, struct migr_job *j);
-/* A list of jobs: u32 count, then each. At most MIGR_JOBS_MAX. */
-#define MIGR_JOBS_MAX 1024
+/* A list of jobs: u32 count, then each. At most MIGR_JOBS_MAX: a job takes at most
+ * MIGR_JOB_WIRE_MAX bytes, so that many fit in one frame with room to spare. Longer lists
+ * (mps of a big cluster) travel as pages of at most that many, each with a "more" flag. */
+#define MIGR_JOB_WIRE_MAX (3 * 2 + MIGR_GPID_MAX + 2 * MIGR_NAME_MAX + 4 + 4 + 1 + 3 * 8 + \
+			   4 + 4 + 2 + MIGR_CMD_MAX)
+#define MIGR_JOBS_MAX 500
+_Static_assert(4 + 64 + MIGR_JOBS_MAX * MIGR_JOB_WIRE_MAX <= MIGR_FRAME_MAX,
+	       "a page of jobs fits in a frame");
 void migr_jobs_encode(struct mw *w, const struct migr_job *jobs, size_t n);
 int migr_jobs_decode(struct mr *r, struct migr_job **jobs, size_t *n);
 

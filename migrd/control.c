@@ -26,7 +26,8 @@
 #include "xmalloc.h"
 
 #define CLIENTS_MAX 128
-#define CLIENT_OUT_MAX (1024 * 1024)
+/* a client's unsent replies: mps of 100,000 jobs is ~43 MB; beyond, it is not reading */
+#define CLIENT_OUT_MAX (64 * 1024 * 1024)
 
 struct client {
 	uint64_t id;		/* jobs.c refers to clients by id: they may go at any time */
@@ -417,11 +418,24 @@ static void client_io(int fd, uint32_t events, void *arg)
 	loop_mod(fd, EPOLLIN | (c->out.len ? EPOLLOUT : 0));
 }
 
+static void accept_resume(void *arg)
+{
+	if (ctl_fd >= 0)
+		loop_mod(ctl_fd, EPOLLIN);
+}
+
 static void control_accept(int fd, uint32_t events, void *arg)
 {
 	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* the client stays queued and the socket readable: pause, do not spin */
+			log_warn("control: accept");
+			loop_mod(fd, 0);
+			loop_timer_add(1000, 0, accept_resume, NULL);
+		}
 		return;
+	}
 	if (nclients >= CLIENTS_MAX) {
 		log_warnx("control: too many clients, refused one");
 		close(cfd);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,9 @@ void criu_forget(pid_t pid)
 			r->cb = NULL;
 }
 
+/* The first error CRIU logged, the one that names the object it failed on: not the
+ * summaries it adds at the end ("Restoring FAILED"), nor the two harmless lines every log
+ * has here (PLATFORM.md). Lines of a task look like "(00.01) 12: Error (file:line): ...". */
 void criu_log_error(const char *log, char *out, size_t outlen)
 {
 	char line[512];
@@ -100,14 +104,45 @@ void criu_log_error(const char *log, char *out, size_t outlen)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		/* these two appear in every log here and mean nothing (PLATFORM.md) */
-		if (strstr(line, "RLIMIT_NOFILE") || strstr(line, "kdat cache"))
+		char *e = strstr(line, "Error (");
+		if (!e || strstr(line, "RLIMIT_NOFILE") || strstr(line, "kdat cache") ||
+		    strstr(line, "FAILED"))
 			continue;
-		if (!strncmp(line, "Error", 5)) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(out, outlen, "%s", line);
-			break;
+		e[strcspn(e, "\n")] = '\0';
+		/* "Error (criu/files-reg.c:2417): Can't open ..." -> the message after the place */
+		char *msg = strstr(e, "): ");
+		snprintf(out, outlen, "%s", msg ? msg + 3 : e);
+		break;
+	}
+	if (!out[0]) {	/* nothing but a summary: better than nothing */
+		rewind(f);
+		while (fgets(line, sizeof(line), f)) {
+			char *e = strstr(line, "Error (");
+			if (e && !strstr(line, "RLIMIT_NOFILE") && !strstr(line, "kdat cache")) {
+				e[strcspn(e, "\n")] = '\0';
+				snprintf(out, outlen, "%s", e);
+				break;
+			}
 		}
 	}
 	fclose(f);
+}
+
+/* A failed run's log outlives its move's directory, for whoever wants the whole story:
+ * the last one only, as <state-dir>/migrate/last-failure.log. */
+void criu_keep_log(const char *log)
+{
+	char keep[PATH_MAX + 64];
+	snprintf(keep, sizeof(keep), "%s/migrate/last-failure.log", migrd.conf.state_dir);
+	int in = open(log, O_RDONLY | O_CLOEXEC);
+	int out = in < 0 ? -1 : open(keep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char buf[65536];
+	ssize_t n;
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
 }

@@ -18,5 +18,7 @@ int criu_reaped(pid_t pid, int status);
 void criu_forget(pid_t pid);
 /* The first "Error" line of a CRIU log, for a message; "" if none. */
 void criu_log_error(const char *log, char *out, size_t outlen);
+/* Keeps a copy of a failed run's log (<state-dir>/migrate/last-failure.log). */
+void criu_keep_log(const char *log);
 
 #endif

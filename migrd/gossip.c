@@ -481,6 +481,12 @@ void gossip_tick(struct gossip *g, uint64_t now)
 static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entry *e,
 				 uint64_t now)
 {
+	if (g->count >= GOSSIP_NODES_MAX) {
+		/* full: news of known nodes only, so the table and its strings stay bounded */
+		uint32_t id = interned(e->name);
+		if (id == UINT32_MAX || !lookup(g, id))
+			return NULL;
+	}
 	uint32_t name_id = intern(e->name);
 	if (name_id == g->nodes[0].name_id)
 		return NULL;	/* nobody knows better than we do about ourselves */

@@ -55,6 +55,7 @@ struct gossip_transport {
 	void *ctx;
 };
 
+#define GOSSIP_NODES_MAX 65536	/* nodes a table holds; news of others is ignored */
 #define GOSSIP_RING 64	/* recent news and heartbeats remembered for the window */
 
 struct gossip {

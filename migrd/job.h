@@ -42,6 +42,8 @@ struct job {
 	int orphan;		/* its home is down: output is read and dropped */
 	uint64_t cpu_ns, cpu_at;	/* last sample, for %CPU */
 	double cpu_pct;
+	uint64_t rss_kb;		/* last sample */
+	unsigned sampled;		/* the sampling round it was last sampled in */
 
 	/* home: mrun talks to us */
 	int at_home;
@@ -72,6 +74,8 @@ void job_maybe_free(struct job *j);
 void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t value);
 void command_line(const struct migr_strv *argv, char *out, size_t outlen);
 uint64_t job_rss_kb(const struct job *j);
+/* Reads a job's CPU time and memory now (jobs_sample does a few jobs each period). */
+void job_sample(struct job *j, uint64_t now);
 
 /* runner side */
 void runner_watch(struct job *j, int s, int on);

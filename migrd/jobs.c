@@ -29,9 +29,13 @@
 #define START_TIMEOUT_MS 10000
 #define PS_TIMEOUT_MS 2000
 #define KILL_TIMEOUT_MS 5000
+#define PS_JOBS_MAX 100000	/* jobs one mps gathers; beyond, the rest are left out */
 #define MIN_FREE_KB (64 * 1024)	/* below this a node takes no new job */
 
+#define SAMPLE_BUDGET 64	/* jobs whose CPU and memory are read per period */
+
 static struct job *jobs;
+static unsigned sample_round = 1;
 static int gc_scheduled;
 static uint64_t next_seq;
 static uint32_t next_req;
@@ -288,6 +292,8 @@ static void runner_io(int fd, uint32_t events, void *arg)
 		runner_read(j, STREAM_ERR);
 }
 
+/* The command line as logs and mps show it: control characters become '?', so a job's
+ * arguments cannot forge log lines or move a terminal's cursor. */
 void command_line(const struct migr_strv *argv, char *out, size_t outlen)
 {
 	char **list = migr_strv_list(argv);
@@ -297,6 +303,9 @@ void command_line(const struct migr_strv *argv, char *out, size_t outlen)
 		snprintf(out + len, outlen - len, "%s%s", i ? " " : "", list[i]);
 	}
 	free(list);
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 static void send_failed(const char *home, const char *gpid, int code, const char *msg)
@@ -336,6 +345,7 @@ static void runner_start_status(int fd, uint32_t events, void *arg)
 	}
 	log_info("%s: started for uid %u (home %s), init pid %d: %s", j->gpid, j->uid, j->home,
 		 (int)j->init_pid, j->cmd);
+	job_sample(j, loop_now());
 	runner_watch(j, STREAM_OUT, 1);
 	runner_watch(j, STREAM_ERR, 1);
 	send_simple(j->home, MSG_JOB_STARTED, j->gpid, (uint32_t)j->init_pid);
@@ -692,6 +702,13 @@ void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
 	mw_frame_begin(&w, MSG_JOB_START);
 	migr_job_spec_encode(&w, s);
 	mw_frame_end(&w);
+	if (w.len > MIGR_FRAME_HDR + MIGR_FRAME_MAX) {
+		/* the request fitted, but with the job's ids it would not: refuse it here, the
+		 * node would drop the link it came on */
+		home_reply_error(j, "argument list and environment too long");
+		mw_free(&w);
+		goto out;
+	}
 	if (!is_self(node))
 		j->start_timer = loop_timer_add(START_TIMEOUT_MS, 0, home_start_timeout, j);
 	if (node_send(node, &w) < 0) {
@@ -863,27 +880,35 @@ uint64_t job_rss_kb(const struct job *j)
 	return u.rss_kb;
 }
 
-static uint64_t job_cpu_ns(const struct job *j, uint64_t *rss_kb)
+/* One job's CPU and memory, kept for mps and the balancer. The first sample after a start
+ * or a move only sets the base for %CPU. */
+void job_sample(struct job *j, uint64_t now)
 {
 	struct tree_usage u = { 0 };
 	tree_add(j->init_pid, &u, 0);
-	if (rss_kb)
-		*rss_kb = u.rss_kb;
-	return u.cpu_ns;
+	if (j->cpu_ns && now > j->cpu_at && u.cpu_ns >= j->cpu_ns)
+		j->cpu_pct = (double)(u.cpu_ns - j->cpu_ns) / 1e6 / (double)(now - j->cpu_at) * 100;
+	j->cpu_ns = u.cpu_ns;
+	j->cpu_at = now;
+	j->rss_kb = u.rss_kb;
+	j->sampled = sample_round;
 }
 
+/* Once a period: the jobs least lately sampled, at most SAMPLE_BUDGET of them, so the
+ * loop's cost per period stays bounded however many jobs a node runs. */
 void jobs_sample(void)
 {
 	uint64_t now = loop_now();
-	for (struct job *j = jobs; j; j = j->next) {
-		if (!j->here || j->exited)
-			continue;
-		uint64_t cpu = job_cpu_ns(j, NULL);
-		/* the first sample after a start or a move only sets the base */
-		if (j->cpu_ns && now > j->cpu_at && cpu >= j->cpu_ns)
-			j->cpu_pct = (double)(cpu - j->cpu_ns) / 1e6 / (double)(now - j->cpu_at) * 100;
-		j->cpu_ns = cpu;
-		j->cpu_at = now;
+	unsigned done = 0;
+	for (int pass = 0; pass < 2 && done < SAMPLE_BUDGET; pass++) {
+		for (struct job *j = jobs; j && done < SAMPLE_BUDGET; j = j->next) {
+			if (!j->here || j->exited || j->start_fd >= 0 || j->sampled == sample_round)
+				continue;
+			job_sample(j, now);
+			done++;
+		}
+		if (done < SAMPLE_BUDGET)
+			sample_round++;	/* every job had its turn: the next round starts */
 	}
 }
 
@@ -899,9 +924,10 @@ size_t jobs_balance_candidates(struct bal_job **out, uint64_t now)
 			continue;
 		b[n].gpid = j->gpid;
 		b[n].cpu_pct = j->cpu_pct;
-		b[n].rss_kb = job_rss_kb(j);
+		b[n].rss_kb = j->rss_kb;
 		b[n].resident_ms = now - j->here_since;
-		b[n].movable = !(j->flags & MIGR_RUN_NO_MIGRATE) && !j->mig && !j->frozen;
+		b[n].movable = !(j->flags & MIGR_RUN_NO_MIGRATE) && !j->mig && !j->frozen &&
+			       j->start_fd < 0;
 		n++;
 	}
 	*out = b;
@@ -916,12 +942,13 @@ uint32_t jobs_running_here(void)
 	return n;
 }
 
+/* The jobs running here, as mps shows them: CPU and memory as last sampled. */
 static size_t local_jobs(struct migr_job **out)
 {
 	size_t n = 0;
 	struct migr_job *list = xcalloc(jobs_running_here() + 1, sizeof(*list));
 	for (struct job *j = jobs; j; j = j->next) {
-		if (!j->here || j->exited || j->frozen == 2 || n >= MIGR_JOBS_MAX)
+		if (!j->here || j->exited || j->frozen == 2)
 			continue;
 		struct migr_job *m = &list[n++];
 		snprintf(m->gpid, sizeof(m->gpid), "%s", j->gpid);
@@ -932,7 +959,8 @@ static size_t local_jobs(struct migr_job **out)
 		m->uid = j->uid;
 		m->state = process_state(prog);
 		m->cpu = j->cpu_pct;
-		m->cpu_ms = job_cpu_ns(j, &m->rss_kb) / 1000000;
+		m->cpu_ms = j->cpu_ns / 1000000;
+		m->rss_kb = j->rss_kb;
 		m->moves = j->moves;
 		m->flags = j->flags;
 		snprintf(m->cmd, sizeof(m->cmd), "%s", j->cmd);
@@ -962,19 +990,29 @@ static void pending_free(struct pending *p)
 	free(p);
 }
 
+/* To mps: pages of jobs, the last one with the nodes that did not answer. */
 static void ps_finish(struct pending *p)
 {
-	struct mw w;
-	mw_init(&w);
-	mw_frame_begin(&w, MSG_CTL_PS_REPLY);
-	migr_jobs_encode(&w, p->found, p->nfound);
-	mw_u32(&w, p->left);
-	for (uint32_t i = 0; i < p->nnodes; i++)
-		if (p->nodes[i][0])
-			mw_str(&w, p->nodes[i]);
-	mw_frame_end(&w);
-	control_send(p->client, &w);
-	mw_free(&w);
+	size_t at = 0;
+	do {
+		size_t k = p->nfound - at < MIGR_JOBS_MAX ? p->nfound - at : MIGR_JOBS_MAX;
+		int more = at + k < p->nfound;
+		struct mw w;
+		mw_init(&w);
+		mw_frame_begin(&w, MSG_CTL_PS_REPLY);
+		mw_u8(&w, (uint8_t)more);
+		migr_jobs_encode(&w, p->found + at, k);
+		if (!more) {
+			mw_u32(&w, p->left);
+			for (uint32_t i = 0; i < p->nnodes; i++)
+				if (p->nodes[i][0])
+					mw_str(&w, p->nodes[i]);
+		}
+		mw_frame_end(&w);
+		control_send(p->client, &w);
+		mw_free(&w);
+		at += k;
+	} while (at < p->nfound);
 	p->timer = NULL;
 	pending_free(p);
 }
@@ -1041,7 +1079,9 @@ void jobs_ps(uint64_t client, const char *node)
 	}
 }
 
-static void ps_reply_in(const char *from, uint32_t id, struct migr_job *found, size_t n)
+/* A page of a node's jobs; the node has answered when its last page is in. */
+static void ps_reply_in(const char *from, uint32_t id, int more, struct migr_job *found,
+			size_t n)
 {
 	struct pending *p = pending_find(id);
 	if (!p || p->kind != MSG_PS_REQ) {
@@ -1051,11 +1091,15 @@ static void ps_reply_in(const char *from, uint32_t id, struct migr_job *found, s
 	for (uint32_t i = 0; i < p->nnodes; i++) {
 		if (strcmp(p->nodes[i], from))
 			continue;
-		p->nodes[i][0] = '\0';
-		p->left--;
-		p->found = xrealloc(p->found, (p->nfound + n + 1) * sizeof(*p->found));
-		memcpy(p->found + p->nfound, found, n * sizeof(*found));
-		p->nfound += n;
+		if (p->nfound + n <= PS_JOBS_MAX) {
+			p->found = xrealloc(p->found, (p->nfound + n + 1) * sizeof(*p->found));
+			memcpy(p->found + p->nfound, found, n * sizeof(*found));
+			p->nfound += n;
+		}
+		if (!more) {
+			p->nodes[i][0] = '\0';
+			p->left--;
+		}
 		break;
 	}
 	free(found);
@@ -1150,6 +1194,8 @@ static int on_job_data(const char *from, struct mr *r)
 			send_ack(j->home, gpid, STREAM_IN, n);
 			return 0;
 		}
+		if (j->inq.len + n > 2 * WINDOW)
+			return MIGR_EPROTO;	/* past its credit: the home broke flow control */
 		mw_bytes(&j->inq, data, n);
 		runner_write_stdin(j);
 		return 0;
@@ -1246,29 +1292,35 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 		if (mr_end(&r) < 0)
 			return MIGR_EPROTO;
 		struct migr_job *list;
-		size_t count = local_jobs(&list);
-		struct mw w;
-		mw_init(&w);
-		mw_frame_begin(&w, MSG_PS_REPLY);
-		mw_u32(&w, id);
-		migr_jobs_encode(&w, list, count);
-		mw_frame_end(&w);
+		size_t count = local_jobs(&list), at = 0;
+		do {	/* in pages, each well inside a frame */
+			size_t k = count - at < MIGR_JOBS_MAX ? count - at : MIGR_JOBS_MAX;
+			struct mw w;
+			mw_init(&w);
+			mw_frame_begin(&w, MSG_PS_REPLY);
+			mw_u32(&w, id);
+			mw_u8(&w, at + k < count);
+			migr_jobs_encode(&w, list + at, k);
+			mw_frame_end(&w);
+			node_send(from, &w);
+			mw_free(&w);
+			at += k;
+		} while (at < count);
 		free(list);
-		node_send(from, &w);
-		mw_free(&w);
 		return 0;
 	}
 	case MSG_PS_REPLY: {
 		uint32_t id = mr_u32(&r);
+		uint8_t more = mr_u8(&r);
 		struct migr_job *list;
 		size_t count;
-		if (r.bad || migr_jobs_decode(&r, &list, &count) < 0)
+		if (r.bad || more > 1 || migr_jobs_decode(&r, &list, &count) < 0)
 			return MIGR_EPROTO;
 		if (mr_end(&r) < 0) {
 			free(list);
 			return MIGR_EPROTO;
 		}
-		ps_reply_in(from, id, list, count);
+		ps_reply_in(from, id, more, list, count);
 		return 0;
 	}
 	case MSG_KILL_REQ: {
@@ -1277,7 +1329,11 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 		uint32_t sig = mr_u32(&r), uid = mr_u32(&r);
 		if (mr_end(&r) < 0)
 			return MIGR_EPROTO;
-		int code = sig < NSIG ? kill_at_home(uid, gpid, (int)sig, msg, sizeof(msg)) : -EINVAL;
+		int code = -EINVAL;
+		if (sig < NSIG)
+			code = kill_at_home(uid, gpid, (int)sig, msg, sizeof(msg));
+		else
+			snprintf(msg, sizeof(msg), "%u: not a signal number", sig);
 		struct mw w;
 		mw_init(&w);
 		mw_frame_begin(&w, MSG_KILL_REPLY);

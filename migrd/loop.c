@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,13 +12,12 @@
 #include "loop.h"
 #include "xmalloc.h"
 
-#define LOOP_MAX_FDS 4096
-
 struct watch {
 	int fd;
 	int dead;
 	loop_fd_cb cb;
 	void *arg;
+	struct watch *next_grave;
 };
 
 struct loop_timer {
@@ -29,9 +29,9 @@ struct loop_timer {
 };
 
 static int epfd = -1;
-static struct watch *watches[LOOP_MAX_FDS];	/* by fd */
-static struct watch *graveyard[LOOP_MAX_FDS];	/* freed after the current batch */
-static int ngraves;
+static struct watch **watches;	/* by fd; grows with the highest fd watched */
+static size_t nwatches;
+static struct watch *graveyard;	/* freed after the current batch */
 static struct loop_timer *timers;
 static int running;
 
@@ -51,8 +51,16 @@ void loop_init(void)
 
 void loop_add(int fd, uint32_t events, loop_fd_cb cb, void *arg)
 {
-	if (fd < 0 || fd >= LOOP_MAX_FDS)
+	if (fd < 0)
 		fatalx("loop: fd %d out of range", fd);
+	if ((size_t)fd >= nwatches) {
+		size_t n = nwatches ? nwatches : 1024;
+		while (n <= (size_t)fd)
+			n *= 2;
+		watches = xrealloc(watches, n * sizeof(*watches));
+		memset(watches + nwatches, 0, (n - nwatches) * sizeof(*watches));
+		nwatches = n;
+	}
 	struct watch *w = xcalloc(1, sizeof(*w));
 	w->fd = fd;
 	w->cb = cb;
@@ -65,7 +73,7 @@ void loop_add(int fd, uint32_t events, loop_fd_cb cb, void *arg)
 
 void loop_mod(int fd, uint32_t events)
 {
-	struct watch *w = watches[fd];
+	struct watch *w = fd >= 0 && (size_t)fd < nwatches ? watches[fd] : NULL;
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 	if (w && epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
 		fatal("epoll_ctl mod fd %d", fd);
@@ -73,13 +81,14 @@ void loop_mod(int fd, uint32_t events)
 
 void loop_del(int fd)
 {
-	struct watch *w = fd >= 0 && fd < LOOP_MAX_FDS ? watches[fd] : NULL;
+	struct watch *w = fd >= 0 && (size_t)fd < nwatches ? watches[fd] : NULL;
 	if (!w)
 		return;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 	watches[fd] = NULL;
 	w->dead = 1;
-	graveyard[ngraves++] = w;
+	w->next_grave = graveyard;
+	graveyard = w;
 }
 
 struct loop_timer *loop_timer_add(uint64_t delay_ms, uint64_t period_ms, loop_timer_cb cb,
@@ -149,9 +158,11 @@ void loop_run(void)
 			if (!w->dead)
 				w->cb(w->fd, evs[i].events, w->arg);
 		}
-		for (int i = 0; i < ngraves; i++)
-			free(graveyard[i]);
-		ngraves = 0;
+		while (graveyard) {
+			struct watch *w = graveyard;
+			graveyard = w->next_grave;
+			free(w);
+		}
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -292,6 +293,12 @@ int main(int argc, char **argv)
 	if (!foreground) {
 		daemonize();
 		log_init("migrd", 1, verbose);
+	}
+	/* every job holds a few of our descriptors: take all the kernel lets us have */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	/* Restored jobs are re-parented to us, so we can wait for them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -79,6 +79,7 @@ struct migration {
 	char cmd[MIGR_CMD_MAX + 1];
 	uint64_t rss_kb;		/* source: as offered */
 	int restored, dumped_ok, done;
+	int paused;			/* a test pause (migrd.conf test-pause) is over */
 	struct migration *next;
 };
 
@@ -409,6 +410,7 @@ static void src_dump_done(void *arg, int status)
 	if (status != 0) {
 		snprintf(log, sizeof(log), "%s/dump.log", m->dir);
 		criu_log_error(log, err, sizeof(err));
+		criu_keep_log(log);
 		snprintf(msg, sizeof(msg), "criu dump failed on %s: %s", migrd.conf.node,
 			 err[0] ? err : "(no error in its log)");
 		if (m->restored)
@@ -679,6 +681,7 @@ static void dst_restore_done(void *arg, int status)
 	if (status != 0) {
 		snprintf(path, sizeof(path), "%s/restore.log", m->dir);
 		criu_log_error(path, err, sizeof(err));
+		criu_keep_log(path);
 		snprintf(msg, sizeof(msg), "criu restore failed on %s: %s", migrd.conf.node, err);
 		dst_fail(m, msg);
 		return;
@@ -777,9 +780,27 @@ static void dst_lazy_ready(int fd, uint32_t events, void *arg)
 		dst_start_restore(m);
 }
 
+static void dst_images_done(struct migration *m);
+
+static void dst_pause_done(void *arg)
+{
+	struct migration *m = arg;
+	m->timer = NULL;
+	mig_set_timer(m, FREEZE_TIMEOUT_MS, dst_timeout);
+	dst_images_done(m);
+}
+
 static void dst_images_done(struct migration *m)
 {
 	int p[2];
+	if (!strcmp(migrd.conf.test_pause_at, "before-restore") && !m->paused) {
+		log_info("%s: test: pausing before restore for %u ms", m->gpid,
+			 migrd.conf.test_pause_ms);
+		m->paused = 1;
+		mig_set_timer(m, migrd.conf.test_pause_ms, dst_pause_done);
+		return;
+	}
+
 	for (int s = 0; s < 3; s++) {
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			dst_fail(m, "pipe");

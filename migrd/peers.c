@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,20 @@
 #include "peers.h"
 #include "xmalloc.h"
 
-#define PEERS_MAX 1024
-#define HANDSHAKE_TIMEOUT_MS 5000
+#define PEERS_MAX 1024		/* authenticated connections, and our own outbound ones */
+/* Connections that have not proved the cluster key get little: their own small cap, a few
+ * per address, a tiny buffer and frame bound, and a short time. A flood of them can then
+ * neither crowd out real peers nor cost more than a few hundred KB. */
+#define PREAUTH_MAX 64
+#define PREAUTH_PER_ADDR 8
+#define PREAUTH_BUF 1024
+#define PREAUTH_FRAME_MAX 256	/* the handshake's frames are well under this */
+#define HANDSHAKE_TIMEOUT_MS 3000
 #define IDLE_TIMEOUT_MS 120000
 #define OUTQ_MAX (4 * 1024 * 1024)	/* bytes queued to one peer before we give up on it */
+#define LOG_SUMMARY_MS 10000	/* refusals: a few lines, then one summary, per interval */
+#define LOG_REFUSALS_MAX 5
+#define ACCEPT_PAUSE_MS 1000	/* out of descriptors: stop accepting for a moment */
 
 struct peer {
 	int fd;
@@ -36,14 +47,42 @@ struct peer {
 	size_t inlen;
 	struct mw out;		/* bytes ready for the socket */
 	struct mw pending;	/* frames queued before the handshake finished */
+	size_t incap;		/* room in `in`: small until authenticated */
+	int preauth;		/* inbound, not yet authenticated: counts against PREAUTH_MAX */
+	int dead;		/* closed; freed at the end of the loop round */
 	uint64_t opened_at, heard_at;
 	struct peer *next;
 };
 
-static struct peer *peers;
-static unsigned npeers;
+static struct peer *peers, *dead_peers;
+static unsigned npeers, npreauth;
 static int listen_fd = -1;
+static int free_scheduled;
 static uint8_t plain[MIGR_FRAME_HDR + MIGR_FRAME_MAX];
+
+/* Refusals are counted and summed up, never logged one by one: anyone who can reach the
+ * port could otherwise fill the disk. */
+static struct {
+	unsigned logged, full, per_addr, handshake, no_fds;
+	uint64_t since;
+} refused;
+
+/* Logs a stranger's refusal while few have been this interval; counts it always. */
+static void log_refusal(unsigned *counter, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void log_refusal(unsigned *counter, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	(*counter)++;
+	if (refused.logged >= LOG_REFUSALS_MAX)
+		return;
+	refused.logged++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+}
 
 static void peer_label(struct peer *p)
 {
@@ -51,23 +90,49 @@ static void peer_label(struct peer *p)
 	snprintf(p->label, sizeof(p->label), "peer %s:%u (%s)", p->addr, p->port, name);
 }
 
+static void peers_free_dead(void *arg)
+{
+	free_scheduled = 0;
+	while (dead_peers) {
+		struct peer *p = dead_peers;
+		dead_peers = p->next;
+		migr_auth_clear(&p->auth);
+		free(p->in);
+		mw_free(&p->out);
+		mw_free(&p->pending);
+		free(p);
+	}
+}
+
+/* Closes at once; the memory waits for the end of the loop round, since a caller up the
+ * stack (a frame being parsed, whose handler sent to this very peer) may still hold p. */
 static void peer_close(struct peer *p, const char *why)
 {
-	if (why)
+	if (p->dead)
+		return;
+	if (why && p->preauth)
+		log_refusal(&refused.handshake, "%s: %s", p->label, why);
+	else if (why)
 		log_warnx("%s: %s", p->label, why);
 	loop_del(p->fd);
 	close(p->fd);
+	p->fd = -1;
+	p->dead = 1;
 	for (struct peer **pp = &peers; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
 			break;
 		}
 	npeers--;
+	if (p->preauth)
+		npreauth--;
 	migr_auth_clear(&p->auth);
-	free(p->in);
-	mw_free(&p->out);
-	mw_free(&p->pending);
-	free(p);
+	p->next = dead_peers;
+	dead_peers = p;
+	if (!free_scheduled) {
+		free_scheduled = 1;
+		loop_timer_add(0, 0, peers_free_dead, NULL);
+	}
 }
 
 static void want_write(struct peer *p)
@@ -123,6 +188,17 @@ static int handle_frame(struct peer *p, const uint8_t *f, size_t n)
 			return -1;
 		}
 		if (p->auth.state == AUTH_READY) {
+			if (!strcmp(p->auth.peer, migrd.conf.node)) {
+				peer_close(p, "handshake: the peer says it is this node, refused");
+				return -1;
+			}
+			if (p->preauth) {
+				p->preauth = 0;
+				npreauth--;
+			}
+			/* proved the key: now room for whole sealed records */
+			p->incap = 4 + MIGR_SEALED_MAX;
+			p->in = xrealloc(p->in, p->incap);
 			peer_label(p);
 			log_debug("%s: authenticated", p->label);
 			flush_pending(p);
@@ -135,6 +211,8 @@ static int handle_frame(struct peer *p, const uint8_t *f, size_t n)
 		return -1;
 	}
 	r = migrd_peer_message(p->auth.peer, h.type, f + MIGR_FRAME_HDR, h.len);
+	if (p->dead)
+		return -1;	/* its handler sent to it, over its queue bound */
 	if (r < 0) {
 		char why[160];
 		snprintf(why, sizeof(why), "bad %s message (%s), closed",
@@ -158,6 +236,8 @@ static int parse_input(struct peer *p)
 			if (left < MIGR_FRAME_HDR)
 				break;
 			int r = migr_hdr_decode(q, &h);
+			if (r == 0 && h.len > PREAUTH_FRAME_MAX)
+				r = MIGR_ETOOBIG;
 			if (r < 0) {
 				peer_close(p, migr_strerror(r));
 				return -1;
@@ -209,8 +289,8 @@ static void peer_io(int fd, uint32_t events, void *arg)
 		p->connecting = 0;
 	}
 	if (events & EPOLLIN) {
-		/* room for one whole sealed record plus its length */
-		size_t room = 4 + MIGR_SEALED_MAX - p->inlen;
+		/* room for one whole sealed record plus its length (a handshake frame before) */
+		size_t room = p->incap - p->inlen;
 		ssize_t n = read(fd, p->in + p->inlen, room);
 		if (n == 0) {
 			/* A peer that hangs up after our challenge could not answer it. */
@@ -254,7 +334,8 @@ static struct peer *peer_new(int fd, int outbound, const char *addr, uint16_t po
 	p->outbound = outbound;
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	p->port = port;
-	p->in = xmalloc(4 + MIGR_SEALED_MAX);
+	p->incap = PREAUTH_BUF;
+	p->in = xmalloc(p->incap);
 	mw_init(&p->out);
 	mw_init(&p->pending);
 	p->opened_at = p->heard_at = loop_now();
@@ -315,6 +396,13 @@ static struct peer *peer_connect(const char *addr, uint16_t port)
 void peers_send(const char *addr, uint16_t port, const struct mw *frame)
 {
 	struct peer *p;
+	if (frame->len > MIGR_FRAME_HDR + MIGR_FRAME_MAX) {
+		/* the receiver would drop the link and everything on it: callers check sizes,
+		 * so this is a bug, logged and not sent */
+		log_warnx("peer %s:%u: not sending a %s frame of %zu bytes, over the bound", addr,
+			  port, migr_msg_type_name(frame->buf[5]), frame->len);
+		return;
+	}
 	for (p = peers; p; p = p->next)
 		if (p->outbound && p->port == port && !strcmp(p->addr, addr))
 			break;
@@ -331,13 +419,35 @@ void peers_send(const char *addr, uint16_t port, const struct mw *frame)
 	want_write(p);
 }
 
+static void accept_resume(void *arg)
+{
+	if (listen_fd >= 0)
+		loop_mod(listen_fd, EPOLLIN);
+}
+
+static unsigned preauth_from(const char *addr)
+{
+	unsigned n = 0;
+	for (struct peer *p = peers; p; p = p->next)
+		n += p->preauth && !strcmp(p->addr, addr);
+	return n;
+}
+
 static void peers_accept(int fd, uint32_t events, void *arg)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (c < 0)
+	if (c < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* the connection stays queued and the socket readable: do not spin */
+			log_refusal(&refused.no_fds, "peers: accept: %s: pausing for %d ms",
+				    strerror(errno), ACCEPT_PAUSE_MS);
+			loop_mod(fd, 0);
+			loop_timer_add(ACCEPT_PAUSE_MS, 0, accept_resume, NULL);
+		}
 		return;
+	}
 	char addr[INET6_ADDRSTRLEN] = "?";
 	uint16_t port = 0;
 	if (ss.ss_family == AF_INET) {
@@ -349,20 +459,46 @@ static void peers_accept(int fd, uint32_t events, void *arg)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
 		port = ntohs(sin6->sin6_port);
 	}
-	if (npeers >= PEERS_MAX) {
-		log_warnx("peer %s:%u: too many connections, refused", addr, port);
+	if (npreauth >= PREAUTH_MAX || npeers >= PEERS_MAX) {
+		log_refusal(&refused.full, "peer %s:%u: too many unauthenticated connections, "
+			    "refused", addr, port);
+		close(c);
+		return;
+	}
+	if (preauth_from(addr) >= PREAUTH_PER_ADDR) {
+		log_refusal(&refused.per_addr, "peer %s:%u: too many unauthenticated connections "
+			    "from %s, refused", addr, port, addr);
 		close(c);
 		return;
 	}
 	int one = 1;
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	peer_new(c, 0, addr, port);
+	struct peer *p = peer_new(c, 0, addr, port);
+	p->preauth = 1;
+	npreauth++;
+}
+
+/* One line for every refusal since the last: strangers cannot make the log grow fast. */
+static void log_refusals(uint64_t now)
+{
+	if (now - refused.since < LOG_SUMMARY_MS)
+		return;
+	if (refused.full + refused.per_addr + refused.handshake + refused.no_fds > refused.logged)
+		log_warnx("peers: in the last %llu s refused %u connections (at most %d "
+			  "unauthenticated, %d per address: %u over those), %u failed or timed-out "
+			  "handshakes, %u accepts without a free descriptor",
+			  (unsigned long long)(now - refused.since) / 1000,
+			  refused.full + refused.per_addr, PREAUTH_MAX, PREAUTH_PER_ADDR,
+			  refused.per_addr, refused.handshake, refused.no_fds);
+	memset(&refused, 0, sizeof(refused));
+	refused.since = now;
 }
 
 /* Closes connections stuck in the handshake or silent for long. */
 static void peers_sweep(void *arg)
 {
 	uint64_t now = loop_now();
+	log_refusals(now);
 	struct peer *p = peers;
 	while (p) {
 		struct peer *next = p->next;
@@ -388,9 +524,10 @@ void peers_init(void)
 	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(listen_fd, (struct sockaddr *)&ss, len) < 0)
 		fatal("listen %s port %u", l->addr, l->port);
-	if (listen(listen_fd, 64) < 0)
+	if (listen(listen_fd, 256) < 0)
 		fatal("listen");
 	loop_add(listen_fd, EPOLLIN, peers_accept, NULL);
+	refused.since = loop_now();
 	loop_timer_add(1000, 1000, peers_sweep, NULL);
 }
 
@@ -419,6 +556,7 @@ void peers_close_all(void)
 				continue;
 	while (peers)
 		peer_close(peers, NULL);
+	peers_free_dead(NULL);
 	if (listen_fd >= 0) {
 		loop_del(listen_fd);
 		close(listen_fd);

@@ -58,3 +58,39 @@ wait_until() {
 		sleep 0.1
 	done
 }
+
+# The tools as an ordinary user runs them. The build tree may sit under a directory other
+# users cannot enter (a fresh clone in a 0700 home), so the suites that act as another user
+# install the tools into a world-readable prefix of their own and take it away after.
+# user_tools_install: sets USER_BIN (mrun, mps, ... and the test tools)
+user_tools_install() {
+	USER_PREFIX=$(mktemp -d /tmp/migr-user-tools.XXXXXX)
+	chmod 755 "$USER_PREFIX"
+	make -s -C "$MIGR_BUILDDIR" install prefix="$USER_PREFIX" >"$USER_PREFIX.log" 2>&1 ||
+		{ cat "$USER_PREFIX.log" >&2; return 1; }
+	rm -f "$USER_PREFIX.log"
+	cp "$MIGR_BUILDDIR/tests/tools/peerpoke" "$MIGR_BUILDDIR/tests/tools/memjob" \
+		"$USER_PREFIX/bin/"
+	chmod -R go+rX "$USER_PREFIX"
+	export USER_PREFIX USER_BIN=$USER_PREFIX/bin
+}
+
+user_tools_remove() {
+	if [ -n "${USER_PREFIX:-}" ] && [ -d "$USER_PREFIX" ]; then
+		rm -rf "$USER_PREFIX"
+	fi
+}
+
+# as_user UID NODE CMD...: CMD on NODE as that uid (and gid), with the installed tools
+# first on PATH
+as_user() {
+	local uid=$1 node=$2
+	shift 2
+	on "$node" setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		env PATH="$USER_BIN:/usr/bin:/bin" LD_LIBRARY_PATH="$USER_PREFIX/lib" "$@"
+}
+
+# as_nobody CMD...: CMD on node1 as uid 65534
+as_nobody() {
+	as_user 65534 node1 "$@"
+}

@@ -5,6 +5,9 @@
  *   peerpoke badversion ADDR PORT   a frame of another protocol version
  *   peerpoke badtype ADDR PORT      a frame of an unknown type
  *   peerpoke hold ADDR PORT N       N connections that never say anything
+ *   peerpoke flood ADDR PORT N SECONDS
+ *                                   N idle connections kept open for SECONDS, each one
+ *                                   made again as soon as the daemon closes it
  *   peerpoke replay-handshake ADDR PORT KEYFILE
  *                                   a real handshake, then the same client messages again
  *                                   on a new connection (the server's nonce is new)
@@ -27,8 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -212,6 +217,57 @@ static int replay_record(const char *addr, const char *port, const char *keyfile
 	return 0;
 }
 
+/* Keeps n connections open, reconnecting each one the daemon closes (non-blocking, so a
+ * full backlog does not stall the others). */
+static int flood(const char *addr, const char *port, int n, int seconds)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 16) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		die("address");
+	struct pollfd *pfd = calloc((size_t)n, sizeof(*pfd));
+	unsigned long connects = 0, closed = 0;
+	time_t end = time(NULL) + seconds;
+	for (int i = 0; i < n; i++)
+		pfd[i].fd = -1;
+	while (time(NULL) < end) {
+		for (int i = 0; i < n; i++) {
+			if (pfd[i].fd >= 0)
+				continue;
+			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (fd < 0)
+				break;
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+			    errno != EINPROGRESS) {
+				close(fd);
+				continue;
+			}
+			pfd[i].fd = fd;
+			pfd[i].events = POLLIN;
+			connects++;
+		}
+		if (poll(pfd, (nfds_t)n, 100) < 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			char buf[512];
+			if (read(pfd[i].fd, buf, sizeof(buf)) > 0)
+				continue;
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+			closed++;
+		}
+	}
+	printf("held %d connections for %d s: %lu connects, %lu closed by the daemon\n", n,
+	       seconds, connects, closed);
+	return 0;
+}
+
 /* A run request as a hostile client may send it: one rlimit of its choosing. */
 static int run_with_rlimit(const char *sock, int res, uint64_t cur, uint64_t max, char **cmd)
 {
@@ -301,6 +357,8 @@ int main(int argc, char **argv)
 		return replay_handshake(addr, port, argv[4]);
 	if (!strcmp(mode, "replay-record") && argc == 5)
 		return replay_record(addr, port, argv[4]);
+	if (!strcmp(mode, "flood") && argc == 6)
+		return flood(addr, port, atoi(argv[4]), atoi(argv[5]));
 	if (!strcmp(mode, "hold") && argc == 5) {
 		int n = atoi(argv[4]);
 		int *fds = calloc((size_t)n, sizeof(int));

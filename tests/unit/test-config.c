@@ -70,6 +70,8 @@ static void test_minimal_defaults(void)
 	CHECK(conf.balance_margin == 0.25);
 	CHECK_UINT(conf.balance_residency_ms, ==, 10000);
 	CHECK_UINT(conf.balance_mem_low_kb, ==, 256 * 1024);
+	CHECK_INT(conf.peer_root_jobs, ==, 1);
+	CHECK_UINT(conf.max_user_jobs, ==, 1000);
 	CHECK(err[0] == '\0');
 }
 
@@ -96,7 +98,9 @@ static const char full_conf[] =
 	"balance-period 500\n"
 	"balance-margin 0.5\n"
 	"balance-residency 0\n"
-	"balance-mem-low 512\n";
+	"balance-mem-low 512\n"
+	"peer-root-jobs no\n"
+	"max-user-jobs 50\n";
 
 static const char full_printed[] =
 	"node node-7.a_b\n"
@@ -119,7 +123,9 @@ static const char full_printed[] =
 	"balance-period 500\n"
 	"balance-margin 0.5\n"
 	"balance-residency 0\n"
-	"balance-mem-low 512\n";
+	"balance-mem-low 512\n"
+	"peer-root-jobs no\n"
+	"max-user-jobs 50\n";
 
 static void test_full(void)
 {
@@ -153,6 +159,8 @@ static void test_full(void)
 	CHECK(conf.balance_margin == 0.5);
 	CHECK_UINT(conf.balance_residency_ms, ==, 0);
 	CHECK_UINT(conf.balance_mem_low_kb, ==, 512 * 1024);
+	CHECK_INT(conf.peer_root_jobs, ==, 0);
+	CHECK_UINT(conf.max_user_jobs, ==, 50);
 }
 
 static char *print_conf(const struct migr_config *c)
@@ -402,6 +410,10 @@ static const struct bad_case bad_lines[] = {
 	  "balance-mem-low: '1073741825' is not a number in 0..1073741824" },
 	{ "balance-mem-low 1G", 3, "balance-mem-low: '1G' is not a number in 0..1073741824" },
 	{ "balance-mem-low", 3, "balance-mem-low: want MiB" },
+	{ "peer-root-jobs maybe", 3, "peer-root-jobs: want yes or no" },
+	{ "peer-root-jobs", 3, "peer-root-jobs: want yes or no" },
+	{ "max-user-jobs 1000001", 3, "max-user-jobs: '1000001' is not a number in 0..1000000" },
+	{ "max-user-jobs", 3, "max-user-jobs: want a number of jobs" },
 	{ "peer 1 2 3 4 5 6 7 8", 3, "peer: too many words" },
 	{ "nonsense 1 2 3 4 5 6 7 8 9 10", 3, "nonsense: too many words" },
 };
