@@ -8,17 +8,16 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	require_root
 	cluster_up 3
+	user_tools_install
 	export MEMJOB=$MIGR_BUILDDIR/tests/tools/memjob
 	[ -x "$MEMJOB" ] || skip "tests/tools/memjob not built (make check builds it)"
 }
 
 teardown_file() {
 	cluster_down
+	user_tools_remove
 }
 
-as_nobody() {
-	on node1 setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
-}
 
 node_of() {
 	on node1 mps --json | jq -r --arg g "$1" '.[] | select(.gpid == $g) | .node'
@@ -129,10 +128,9 @@ while True:
 }
 
 @test "an ordinary user's job moves like root's and stays that user, without capabilities" {
-	require_nobody=$(as_nobody mrun --help >/dev/null 2>&1 && echo yes || echo no)
-	[ "$require_nobody" = yes ] || skip "the build tree is not readable by uid 65534"
 	out=$BATS_TEST_TMPDIR/out
-	bg_on node1 setpriv --reuid=65534 --regid=65534 --clear-groups mrun sh -c 'while :; do grep -E "^(Uid|CapEff)" /proc/self/status | tr "\n" " "; echo; sleep 0.2; done' >"$out"
+	bg_on node1 setpriv --reuid=65534 --regid=65534 --clear-groups env PATH="$USER_BIN:/usr/bin:/bin" \
+		LD_LIBRARY_PATH="$USER_PREFIX/lib" mrun sh -c 'while :; do grep -E "^(Uid|CapEff|NoNewPrivs)" /proc/self/status | tr "\n" " "; echo; sleep 0.2; done' >"$out"
 	mrun_pid=$BG_PID
 	wait_until 10 grep -q Uid "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.user == "nobody") | .gpid')
@@ -142,7 +140,7 @@ while True:
 	[ "$status" -eq 0 ]
 	: >"$out"
 	wait_until 10 grep -q Uid "$out"
-	grep -q "Uid:	65534	65534	65534	65534 CapEff:	0000000000000000" "$out"
+	grep -q "Uid:	65534	65534	65534	65534 CapEff:	0000000000000000 NoNewPrivs:	1" "$out"
 	on node1 mps --json | jq -e --arg g "$gpid" '.[] | select(.gpid == $g) | .user == "nobody" and .node == "node3"'
 	kill "$mrun_pid"
 	wait "$mrun_pid" || true
@@ -168,7 +166,6 @@ while True:
 }
 
 @test "another user may not move a job" {
-	as_nobody mrun --help >/dev/null 2>&1 || skip "the build tree is not readable by uid 65534"
 	gpid=$(on node1 mrun -d -n node2 sleep 60)
 	run as_nobody mmigrate "$gpid" node3
 	on node1 mkill "$gpid"
@@ -181,7 +178,11 @@ while True:
 	sleep 1
 	run on node1 mmigrate "$gpid" node3
 	[ "$status" -eq 1 ]
-	[[ $output == "mmigrate: $gpid: not moved to node3: criu dump failed on node1: Error"* ]]
+	echo "$output"
+	# CRIU's first error, the one naming what it could not dump, not its summary line
+	[[ $output == "mmigrate: $gpid: not moved to node3: criu dump failed on node1: "* ]]
+	[[ $output != *FAILED* ]]
+	[[ $output == *[Ss]ocket* || $output == *TCP* || $output == *tcp* ]]
 	[ "$(node_of "$gpid")" = node1 ]
 	on node1 mps --json | jq -e --arg g "$gpid" '.[] | select(.gpid == $g) | .state != "T"'
 	on node1 mkill "$gpid"
