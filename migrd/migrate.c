@@ -866,6 +866,14 @@ static void dst_offer(const char *from, struct mr *r)
 		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, "the job is already here");
 		return;
 	}
+	if (!migr_gpid_valid(gpid) || !migr_name_valid(home))
+		return;
+	if (uid == 0 && !migrd.conf.peer_root_jobs) {
+		snprintf(msg, sizeof(msg), "%s takes no root jobs from other nodes (peer-root-jobs no)",
+			 migrd.conf.node);
+		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, msg);
+		return;
+	}
 	if (migrd.mem_free_kb && migrd.mem_free_kb < rss + MIN_FREE_KB) {
 		snprintf(msg, sizeof(msg), "%s has no room: %llu kB free", migrd.conf.node,
 			 (unsigned long long)migrd.mem_free_kb);
