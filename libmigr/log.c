@@ -23,6 +23,11 @@ void log_init(const char *progname, int to_syslog, int verbose)
 		openlog(prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+int log_verbose(void)
+{
+	return verbosity;
+}
+
 const char *log_progname(void)
 {
 	return prog;

@@ -7,6 +7,7 @@
 
 void log_init(const char *progname, int to_syslog, int verbose);
 const char *log_progname(void);
+int log_verbose(void);
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

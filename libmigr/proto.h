@@ -13,7 +13,7 @@
 
 #include "migr.h"
 
-#define MIGR_PROTO_VERSION 1
+#define MIGR_PROTO_VERSION 2	/* 2: moves carry their pages on channels of their own */
 #define MIGR_FRAME_HDR 8
 #define MIGR_FRAME_MAX (256 * 1024)	/* payload bound, for every message type */
 
@@ -42,19 +42,17 @@ enum migr_msg_type {
 	MSG_PS_REPLY = 19,
 	MSG_KILL_REQ = 20,	/* any node -> home -> node */
 	MSG_KILL_REPLY = 21,
-	/* moving a job (migrate.c) */
+	/* moving a job (migrate.c); images and pages go on the move's own channels (bulk.h) */
 	MSG_MIG_REQ = 22,	/* origin -> home -> source */
 	MSG_MIG_RESULT = 23,	/* -> origin */
 	MSG_MIG_OFFER = 24,	/* source -> destination */
-	MSG_MIG_ACCEPT = 25,
+	MSG_MIG_ACCEPT = 25,	/* destination -> source: yes, and the move's key */
 	MSG_MIG_REFUSE = 26,
-	MSG_MIG_IMAGE = 27,	/* a piece of an image file */
-	MSG_MIG_IMAGES_DONE = 28,
-	MSG_MIG_PAGES = 29,	/* the page server's byte stream, both ways */
 	MSG_MIG_RESTORED = 30,	/* destination -> source, home: it runs there */
-	MSG_MIG_DUMPED = 31,	/* source -> destination: how criu dump ended */
-	MSG_MIG_COMMIT = 32,	/* destination -> source, home: done */
-	MSG_MIG_ABORT = 33,	/* anyone -> the others: the source copy lives on */
+	MSG_MIG_DONE = 32,	/* destination -> source, home: every page is in */
+	MSG_MIG_ABORT = 33,	/* anyone -> the others: the copy at the source is the one */
+	MSG_BULK_ATTACH = 34,	/* first frame of a move's own channel (peers.h) */
+	MSG_MIG_QUERY = 35,	/* source -> destination: how did this move end? */
 	/* control socket: requests */
 	MSG_CTL_NODES = 40,
 	MSG_CTL_STATUS = 41,

@@ -1,96 +1,143 @@
-/* criu.c: running CRIU (see criu.h). */
+/* criu.c: CRIU's command lines, its lazy-pages socket, its logs (see criu.h). */
 #include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "criu.h"
-#include "log.h"
-#include "migrd.h"
-#include "xmalloc.h"
 
-#define CRIU_ARGS_MAX 48
+/* criu/uffd.c: after the last task, restore sends this where a pid would be */
+#define LAZY_PAGES_RESTORE_FINISHED 0x52535446
+#define LAZY_PAGES_SOCK "lazy-pages.socket"
 
-struct run {
-	pid_t pid;
-	criu_done_cb cb;
-	void *arg;
-	struct run *next;
-};
+static void arg(struct criu_argv *a, const char *s)
+{
+	if (a->n < CRIU_ARGS_MAX)
+		a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
 
-static struct run *runs;
+void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir, int ps_fd)
+{
+	a->n = 0;
+	snprintf(a->buf[0], sizeof(a->buf[0]), "%d", (int)pid);
+	snprintf(a->buf[1], sizeof(a->buf[1]), "%d", ps_fd);
+	arg(a, "dump");
+	arg(a, "-t");
+	arg(a, a->buf[0]);
+	arg(a, "-D");
+	arg(a, dir);
+	arg(a, "-o");
+	arg(a, "dump.log");
+	arg(a, "--lazy-pages");
+	arg(a, "--leave-stopped");
+	arg(a, "--ps-socket");
+	arg(a, a->buf[1]);
+}
 
-pid_t criu_run(const char *const *args, const int *keep, int nkeep, criu_done_cb cb, void *arg)
+void criu_restore_argv(struct criu_argv *a, const char *dir, const char *const inherit[3],
+		       int first_fd, int leave_stopped)
+{
+	a->n = 0;
+	arg(a, "restore");
+	arg(a, "-D");
+	arg(a, dir);
+	arg(a, "-o");
+	arg(a, "restore.log");
+	arg(a, "-d");
+	arg(a, "--pidfile");
+	arg(a, "restored.pid");
+	arg(a, "--manage-cgroups=ignore");
+	arg(a, "--task-fs-creds");
+	arg(a, "--lazy-pages");
+	if (leave_stopped)
+		arg(a, "--leave-stopped");
+	for (int s = 0; s < 3; s++) {
+		/* "pipe:[INODE]" names the dumped pipe; ours comes in as fd first_fd+s */
+		snprintf(a->buf[s], sizeof(a->buf[s]), "fd[%d]:%s", first_fd + s, inherit[s]);
+		arg(a, "--inherit-fd");
+		arg(a, a->buf[s]);
+	}
+}
+
+pid_t criu_spawn(const char *criu, const struct criu_argv *a, const int *keep, int nkeep)
 {
 	const char *argv[CRIU_ARGS_MAX + 2];
-	int n = 0;
-	argv[n++] = migrd.conf.criu;
-	for (; *args && n < CRIU_ARGS_MAX; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-
+	argv[0] = criu;
+	for (int i = 0; i <= a->n; i++)
+		argv[i + 1] = a->v[i];
 	pid_t pid = fork();
-	if (pid < 0) {
-		log_warn("fork for criu");
+	if (pid != 0)
+		return pid;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the kept descriptors go above everything, then down to 3.. */
+	int moved[8];
+	for (int i = 0; i < nkeep && i < 8; i++)
+		moved[i] = fcntl(keep[i], F_DUPFD, 100);
+	int null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	for (int i = 0; i < nkeep && i < 8; i++)
+		dup2(moved[i], 3 + i);	/* dup2 clears close-on-exec */
+	close_range(3 + (unsigned)nkeep, ~0U, 0);
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+int criu_lazy_listen(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, LAZY_PAGES_SOCK) >=
+	    sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* move the kept descriptors above everything, then down to 3.. */
-		int moved[8];
-		for (int i = 0; i < nkeep && i < 8; i++)
-			moved[i] = fcntl(keep[i], F_DUPFD, 100);
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		for (int i = 0; i < nkeep && i < 8; i++)
-			dup2(moved[i], 3 + i);	/* dup2 clears close-on-exec */
-		for (int fd = 3 + nkeep; fd < 1024; fd++)
-			close(fd);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	unlink(sa.sun_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		close(fd);
+		return -1;
 	}
-	struct run *r = xcalloc(1, sizeof(*r));
-	r->pid = pid;
-	r->cb = cb;
-	r->arg = arg;
-	r->next = runs;
-	runs = r;
-	log_debug("criu %s: pid %d", argv[1], (int)pid);
-	return pid;
+	return fd;
 }
 
-int criu_reaped(pid_t pid, int status)
+int criu_lazy_recv(int sock, int *vpid, int *uffd)
 {
-	for (struct run **rp = &runs; *rp; rp = &(*rp)->next) {
-		struct run *r = *rp;
-		if (r->pid != pid)
-			continue;
-		*rp = r->next;
-		int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		if (r->cb)
-			r->cb(r->arg, code);
-		free(r);
-		return 1;
-	}
-	return 0;
-}
-
-void criu_forget(pid_t pid)
-{
-	for (struct run *r = runs; r; r = r->next)
-		if (r->pid == pid)
-			r->cb = NULL;
+	int32_t pid;
+	*uffd = -1;
+	if (recv(sock, &pid, sizeof(pid), MSG_WAITALL) != sizeof(pid))
+		return -1;
+	if ((uint32_t)pid == LAZY_PAGES_RESTORE_FINISHED)
+		return 0;
+	*vpid = pid < 0 ? -pid : pid;
+	if (pid < 0)
+		return 1;	/* a zombie: no memory, no userfaultfd */
+	/* then one byte carrying the userfaultfd */
+	char byte, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL) != 1)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(uffd, CMSG_DATA(c), sizeof(int));
+	return 1;
 }
 
 /* The first error CRIU logged, the one that names the object it failed on: not the
@@ -103,37 +150,25 @@ void criu_log_error(const char *log, char *out, size_t outlen)
 	FILE *f = fopen(log, "re");
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *e = strstr(line, "Error (");
-		if (!e || strstr(line, "RLIMIT_NOFILE") || strstr(line, "kdat cache") ||
-		    strstr(line, "FAILED"))
-			continue;
-		e[strcspn(e, "\n")] = '\0';
-		/* "Error (criu/files-reg.c:2417): Can't open ..." -> the message after the place */
-		char *msg = strstr(e, "): ");
-		snprintf(out, outlen, "%s", msg ? msg + 3 : e);
-		break;
-	}
-	if (!out[0]) {	/* nothing but a summary: better than nothing */
+	for (int pass = 0; pass < 2 && !out[0]; pass++) {
 		rewind(f);
 		while (fgets(line, sizeof(line), f)) {
 			char *e = strstr(line, "Error (");
-			if (e && !strstr(line, "RLIMIT_NOFILE") && !strstr(line, "kdat cache")) {
-				e[strcspn(e, "\n")] = '\0';
-				snprintf(out, outlen, "%s", e);
-				break;
-			}
+			if (!e || strstr(line, "RLIMIT_NOFILE") || strstr(line, "kdat cache") ||
+			    (pass == 0 && strstr(line, "FAILED")))
+				continue;
+			e[strcspn(e, "\n")] = '\0';
+			/* "Error (criu/files-reg.c:2417): Can't open ..." -> after the place */
+			char *msg = pass == 0 ? strstr(e, "): ") : NULL;
+			snprintf(out, outlen, "%s", msg ? msg + 3 : e);
+			break;
 		}
 	}
 	fclose(f);
 }
 
-/* A failed run's log outlives its move's directory, for whoever wants the whole story:
- * the last one only, as <state-dir>/migrate/last-failure.log. */
-void criu_keep_log(const char *log)
+void criu_keep_log(const char *log, const char *keep)
 {
-	char keep[PATH_MAX + 64];
-	snprintf(keep, sizeof(keep), "%s/migrate/last-failure.log", migrd.conf.state_dir);
 	int in = open(log, O_RDONLY | O_CLOEXEC);
 	int out = in < 0 ? -1 : open(keep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	char buf[65536];

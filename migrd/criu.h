@@ -1,24 +1,47 @@
-/* criu.h: the one place that runs CRIU. Each run is a child of migrd, with only the
- * descriptors it is given; its end is reported through a callback, from the loop. */
+/* criu.h: the one place that knows CRIU's command lines, flags and protocols: how migr
+ * dumps a job (lazily, leaving its tasks stopped), how it restores one (with the job's
+ * stdio swapped in and its files opened as its user), CRIU's lazy-pages socket, and
+ * reading CRIU's logs. Used by migr-move (mover.h); the daemon only checks CRIU at start. */
 #ifndef MIGR_CRIU_H
 #define MIGR_CRIU_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
-/* status: criu's exit code, or 128+N if signal N ended it */
-typedef void (*criu_done_cb)(void *arg, int status);
+#define CRIU_ARGS_MAX 32
 
-/* Runs `criu ARGS...` (args NULL-terminated, without the binary), with keep[i] placed at
- * descriptor 3+i in the child; stdout and stderr go to /dev/null (use -o for a log).
- * Returns the pid, or -1. */
-pid_t criu_run(const char *const *args, const int *keep, int nkeep, criu_done_cb cb, void *arg);
-/* A child of migrd ended: 1 if it was a criu run (its callback has been called). */
-int criu_reaped(pid_t pid, int status);
-/* Forgets a run's callback (its owner is going away); the process is left to end. */
-void criu_forget(pid_t pid);
-/* The first "Error" line of a CRIU log, for a message; "" if none. */
+struct criu_argv {
+	const char *v[CRIU_ARGS_MAX + 1];
+	int n;
+	char buf[6][64];	/* numbers and specs the arguments point into */
+};
+
+/* criu dump of the tree under pid into dir: its memory left behind (--lazy-pages), the
+ * tasks left stopped at the end (--leave-stopped), so that the source copy stays whole
+ * until the destination holds every page. ps_fd is the page server's socket: CRIU serves
+ * pages on it until EOF and takes EOF as success, so closing its other end at once ends
+ * the dump as soon as the images are written. */
+void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir, int ps_fd);
+/* criu restore -d from dir, pages left to a lazy-pages server, the job's stdio pipes as
+ * descriptors first_fd.. (inherit[i] names the dumped pipe each replaces), the job's files
+ * opened with its own credentials (patches/criu/0002), the tasks left stopped when
+ * leave_stopped (a copy move continues them once every page is in). */
+void criu_restore_argv(struct criu_argv *a, const char *dir, const char *const inherit[3],
+		       int first_fd, int leave_stopped);
+
+/* Runs criu with keep[i] as descriptor 3+i, stdio on /dev/null; the pid, or -1. */
+pid_t criu_spawn(const char *criu, const struct criu_argv *a, const int *keep, int nkeep);
+
+/* CRIU's lazy-pages socket (dir/lazy-pages.socket), which criu restore --lazy-pages
+ * connects to: the listening socket, or -1. */
+int criu_lazy_listen(const char *dir);
+/* One message of restore on that socket: 1 with a task's vpid and userfaultfd (*uffd -1
+ * for a zombie), 0 when restore says it has finished, -1 on an error or EOF. Blocking. */
+int criu_lazy_recv(int sock, int *vpid, int *uffd);
+
+/* The first error CRIU logged (the one that names the object it failed on); "" if none. */
 void criu_log_error(const char *log, char *out, size_t outlen);
-/* Keeps a copy of a failed run's log (<state-dir>/migrate/last-failure.log). */
-void criu_keep_log(const char *log);
+/* Copies a failed run's log to keep (it outlives its move's directory). */
+void criu_keep_log(const char *log, const char *keep);
 
 #endif

@@ -25,7 +25,7 @@ struct job {
 	uint32_t moves;
 	uint64_t here_since;	/* runner: when it started or landed here (loop_now) */
 	struct migration *mig;	/* a move under way, here as source or destination */
-	int frozen;		/* source: 1 while criu has it, 2 once it runs elsewhere */
+	int frozen;		/* source: 1 while a move has it, 2 once it runs elsewhere */
 	char cmd[MIGR_CMD_MAX + 1];
 
 	/* runner: the job runs here */
@@ -56,6 +56,7 @@ struct job {
 	int started;
 	int migrating;		/* a move is under way: stdin waits */
 	char moving_from[MIGR_NAME_MAX + 1];	/* where it lives on if the move fails */
+	char moving_to[MIGR_NAME_MAX + 1];
 	int exit_known, exit_status;
 	struct loop_timer *start_timer;
 
@@ -81,11 +82,27 @@ void job_sample(struct job *j, uint64_t now);
 void runner_watch(struct job *j, int s, int on);
 void runner_close(struct job *j, int s);
 void runner_check_done(struct job *j);
-/* Forwards everything the job has written so far (it is frozen: nothing more comes). */
-void runner_drain(struct job *j);
 
-/* home side */
-void home_pump_stdin(struct job *j);
+
+/* What a move does to a job's records, one function each (migrate.c calls them). */
+/* source */
+void job_move_begin(struct job *j, struct migration *m);	/* its output waits */
+void job_move_frozen(struct job *j);	/* what it wrote before the freeze goes home */
+void job_move_hidden(struct job *j);	/* it runs elsewhere now: mps lists it there */
+void job_move_resume(struct job *j);	/* it goes on here: SIGCONT, output read again */
+void job_move_kill(struct job *j);	/* the stopped copy ends */
+void job_move_left(struct job *j);	/* not here any more; no end to report */
+/* destination */
+struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
+			uint32_t moves, const char *cmd, pid_t init, int pipes[3],
+			struct migration *m);
+void job_move_landed(struct job *j);	/* every page in: it is a job like any here */
+void job_vanished(struct job *j);	/* its copy here was killed: no end to report */
+/* home */
+void home_move_start(struct job *j, const char *to);
+void home_move_restored(struct job *j, const char *where);
+void home_move_done(struct job *j);
+void home_move_aborted(struct job *j);
 
 /* migrate.c, called from jobs.c */
 int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n);

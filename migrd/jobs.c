@@ -239,7 +239,7 @@ static void runner_read(struct job *j, int s)
 		runner_check_done(j);
 }
 
-void runner_drain(struct job *j)
+static void runner_drain(struct job *j)
 {
 	uint8_t buf[CHUNK];
 	for (int s = STREAM_OUT; s <= STREAM_ERR; s++) {
@@ -516,7 +516,7 @@ static void home_try_exit(struct job *j)
 	job_maybe_free(j);
 }
 
-void home_pump_stdin(struct job *j)
+static void home_pump_stdin(struct job *j)
 {
 	struct user_fd *u = &j->user[STREAM_IN];
 	uint8_t buf[CHUNK];
@@ -1364,6 +1364,160 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 	default:
 		return migrate_peer_message(from, type, p, n);
 	}
+}
+
+/* ---- moves ---- */
+
+static void signal_tree(pid_t pid, int sig, int depth)
+{
+	char path[96];
+	if (depth > 64)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		int child;
+		while (fscanf(f, "%d", &child) == 1)
+			signal_tree(child, sig, depth + 1);
+		fclose(f);
+	}
+	kill(pid, sig);
+}
+
+void job_move_begin(struct job *j, struct migration *m)
+{
+	j->mig = m;
+	j->frozen = 1;
+	runner_watch(j, STREAM_OUT, 0);
+	runner_watch(j, STREAM_ERR, 0);
+}
+
+void job_move_frozen(struct job *j)
+{
+	runner_drain(j);
+}
+
+void job_move_hidden(struct job *j)
+{
+	j->frozen = 2;
+}
+
+void job_move_resume(struct job *j)
+{
+	if (!j->here)
+		return;
+	signal_tree(j->init_pid, SIGCONT, 0);
+	j->mig = NULL;
+	j->frozen = 0;
+	runner_watch(j, STREAM_OUT, 1);
+	runner_watch(j, STREAM_ERR, 1);
+	if (j->exited)
+		runner_check_done(j);
+}
+
+void job_move_kill(struct job *j)
+{
+	if (j->here && !j->exited)
+		signal_tree(j->init_pid, SIGKILL, 0);
+}
+
+void job_move_left(struct job *j)
+{
+	for (int s = 0; s < 3; s++)
+		runner_close(j, s);
+	j->here = 0;
+	j->frozen = 0;
+	j->mig = NULL;
+	j->moves++;
+	job_maybe_free(j);
+}
+
+struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
+			uint32_t moves, const char *cmd, pid_t init, int pipes[3],
+			struct migration *m)
+{
+	struct job *j = job_find(gpid);
+	if (!j)
+		j = job_new(gpid);
+	snprintf(j->home, sizeof(j->home), "%s", home);
+	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
+	j->uid = uid;
+	j->flags = flags;
+	j->moves = moves + 1;
+	snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
+	j->here = 1;
+	j->exited = 0;
+	j->frozen = 0;
+	j->orphan = 0;
+	j->init_pid = init;
+	j->here_since = loop_now();
+	j->cpu_at = loop_now();
+	j->cpu_ns = 0;
+	j->mig = m;
+	for (int s = 0; s < 3; s++) {
+		j->pipe[s] = pipes[s];
+		j->unacked[s] = 0;
+		pipes[s] = -1;
+	}
+	runner_watch(j, STREAM_OUT, 1);
+	runner_watch(j, STREAM_ERR, 1);
+	return j;
+}
+
+void job_move_landed(struct job *j)
+{
+	j->mig = NULL;
+	if (j->exited)
+		runner_check_done(j);
+}
+
+void job_vanished(struct job *j)
+{
+	if (j->here && !j->exited)
+		signal_tree(j->init_pid, SIGKILL, 0);
+	for (int s = 0; s < 3; s++)
+		runner_close(j, s);
+	j->here = 0;
+	j->mig = NULL;
+	job_maybe_free(j);
+}
+
+void home_move_start(struct job *j, const char *to)
+{
+	j->migrating = 1;	/* stdin waits until the job has landed */
+	snprintf(j->moving_from, sizeof(j->moving_from), "%s", j->node);
+	snprintf(j->moving_to, sizeof(j->moving_to), "%s", to);
+}
+
+void home_move_restored(struct job *j, const char *where)
+{
+	if (!j->migrating || strcmp(where, j->moving_to) || !strcmp(j->node, where))
+		return;
+	snprintf(j->node, sizeof(j->node), "%s", where);	/* its output comes from there */
+	j->moves++;
+}
+
+void home_move_done(struct job *j)
+{
+	if (!j->migrating)
+		return;
+	if (strcmp(j->node, j->moving_to)) {	/* its restored message went astray */
+		snprintf(j->node, sizeof(j->node), "%s", j->moving_to);
+		j->moves++;
+	}
+	j->migrating = 0;
+	home_pump_stdin(j);
+}
+
+void home_move_aborted(struct job *j)
+{
+	if (!j->migrating)
+		return;
+	if (strcmp(j->node, j->moving_from) && j->moves)
+		j->moves--;
+	snprintf(j->node, sizeof(j->node), "%s", j->moving_from);
+	j->migrating = 0;
+	home_pump_stdin(j);
 }
 
 void jobs_shutdown(void)

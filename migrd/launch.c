@@ -19,27 +19,38 @@
 #include "launch.h"
 #include "xmalloc.h"
 
-static char init_path[PATH_MAX + 16];
-
-/* migr-init sits beside migrd in the build tree, in pkglibexecdir once installed. */
-const char *launch_init_path(void)
+/* A helper program of migrd's: beside migrd in the build tree, in pkglibexecdir once
+ * installed. path is the caller's buffer, filled once. */
+static const char *helper_path(const char *name, char *path, size_t len)
 {
 	char self[PATH_MAX];
-	if (init_path[0])
-		return init_path;
+	if (path[0])
+		return path;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
 		char *slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			snprintf(init_path, sizeof(init_path), "%s/migr-init", self);
-			if (access(init_path, X_OK) == 0)
-				return init_path;
+			snprintf(path, len, "%s/%s", self, name);
+			if (access(path, X_OK) == 0)
+				return path;
 		}
 	}
-	snprintf(init_path, sizeof(init_path), "%s/migr-init", MIGR_PKGLIBEXECDIR);
-	return init_path;
+	snprintf(path, len, "%s/%s", MIGR_PKGLIBEXECDIR, name);
+	return path;
+}
+
+const char *launch_init_path(void)
+{
+	static char path[PATH_MAX + 16];
+	return helper_path("migr-init", path, sizeof(path));
+}
+
+const char *launch_mover_path(void)
+{
+	static char path[PATH_MAX + 16];
+	return helper_path("migr-move", path, sizeof(path));
 }
 
 /* In the child: reports a failure to the parent through the status pipe, then exits. */

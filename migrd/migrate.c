@@ -1,21 +1,21 @@
-/* migrate.c: moving a running job to another node, source and destination sides.
+/* migrate.c: moving a running job to another node: the daemon's part (the rules are in
+ * migrate_fsm.c, the work in the migr-move helpers, mover.h).
  *
- *   origin --MIG_REQ--> home --MIG_REQ--> source --OFFER--> destination
- *   destination --ACCEPT--> source: criu dump (lazy: pages stay, served on demand)
- *   source: job frozen -> its pipes drained -> IMAGEs -> IMAGES_DONE
- *   destination: fresh pipes, [criu lazy-pages], criu restore --inherit-fd -> RESTORED
- *   lazy: page-server bytes flow as MIG_PAGES over this authenticated, encrypted peer
- *         link (criu --ps-socket on both sides: no port is opened anywhere)
- *   source: dump ends -> DUMPED; destination: dump and lazy-pages both fine -> COMMIT
- * Before the destination runs the job, any failure lets the source's copy go on (criu
- * dump unfreezes it when told SIGALRM or when it fails). After it, until COMMIT, a broken
- * page stream kills the destination's copy and the source's, rolled back to the freeze,
- * lives on: never two copies. Every wait has a timeout. */
+ *   origin --REQ--> home --REQ--> source --OFFER--> destination
+ *   destination --ACCEPT (the move's key)--> source
+ *   source: two channels of the move's own to the destination (peers_bulk_open), handed
+ *           with the key to its helper, which dumps the job and sends images and pages
+ *   destination: its helper restores the job and fills its memory --RESTORED--> source,
+ *           home; every page in --DONE--> source, home
+ *   source: the stopped copy ends --RESULT--> origin
+ * Any failure before DONE: ABORT, the destination's copy (if any) ends, the source's
+ * resumes. A source that loses its helper's link after the images left asks (QUERY). */
 #include <config.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,88 +24,102 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "balance.h"
+#include "bulk.h"
 #include "control.h"
-#include "criu.h"
 #include "job.h"
 #include "jobs.h"
+#include "launch.h"
 #include "log.h"
 #include "loop.h"
+#include "migrate_fsm.h"
 #include "migrd.h"
 #include "peers.h"
 #include "xmalloc.h"
 
 enum { MODE_LAZY = 0, MODE_COPY = 1 };
 #define MODE_AUTO 0x80	/* on the wire with the mode: the load balancer asks, not a user */
-enum { ROLE_SOURCE, ROLE_DEST };
-
-#define OFFER_TIMEOUT_MS 5000
-#define FREEZE_TIMEOUT_MS 30000		/* from dump start until the destination runs it */
-#define PAGES_TIMEOUT_MS 300000		/* from restore until the last page */
-#define PACE_BYTES (1024 * 1024)	/* bulk data queued to a peer before we wait */
-#define PACE_MS 2
-#define IMAGE_CHUNK (60 * 1024)
 #define MIN_FREE_KB (64 * 1024)
+#define OUTCOME_KEEP_MS (600 * 1000)	/* a destination remembers how a move ended */
+#define RESUME_AGAIN_MS 2000
 
 struct migration {
-	int role, mode;
+	enum mig_role role;
+	enum mig_state state;
+	uint64_t id;			/* drawn by the source: names the move on the wire */
 	char gpid[MIGR_GPID_MAX + 1];
 	char home[MIGR_NAME_MAX + 1];
 	char source[MIGR_NAME_MAX + 1];
 	char dest[MIGR_NAME_MAX + 1];
 	char origin[MIGR_NAME_MAX + 1];
 	uint32_t reqid;
+	int mode, automatic;
 	char dir[PATH_MAX + 96];
 	struct job *job;		/* source: the job; destination: once restored */
-	uint64_t t_start, t_dump, t_restored;
-	struct loop_timer *timer, *pace;
-	/* criu processes; 0 when not running */
-	pid_t dump, lazy, restore;
-	int dump_status, lazy_status;	/* -1 until known */
-	int status_fd;			/* dump's or lazy-pages' readiness byte */
-	int ps_fd;			/* our end of the page-server socketpair */
-	int ps_watching;
-	struct mw ps_out;		/* destination: bytes for lazy-pages not yet written */
-	/* source: image files still to send */
-	DIR *images;
-	int image_fd;
-	char image_name[256];
-	/* destination */
-	uint64_t ino[3];		/* the job's pipes, as the dump knows them */
-	int pipes_ours[3], pipes_job[3];
+	struct loop_timer *timer;
+	/* the helper */
+	pid_t helper;
+	int ctl;			/* its control socket; -1 once closed */
+	int last_word;			/* it reported how it ended */
+	int channels;			/* source: channels handed to it */
+	uint8_t key[BULK_KEY_BYTES];
+	/* the destination's record of the offer */
+	uint64_t ino[3];
+	int pipes_ours[3];
 	uint32_t uid, flags, moves;
 	char cmd[MIGR_CMD_MAX + 1];
-	uint64_t rss_kb;		/* source: as offered */
-	int restored, dumped_ok, done;
-	int paused;			/* a test pause (migrd.conf test-pause) is over */
+	uint64_t rss_kb;
+	pid_t restored;
+	/* times, for the answer */
+	uint64_t t_start, t_freeze, t_restored;
+	char why[MIGR_ERRMSG_MAX + 1];
+	int finished;
 	struct migration *next;
 };
 
 static struct migration *migrations;
+static int gc_scheduled;
 
-static struct migration *mig_find(const char *gpid, int role)
+/* Helpers that outlived their move (killed, or ended after it): reaped quietly. */
+static pid_t orphans[64];
+
+static const char *role_name(const struct migration *m)
+{
+	return m->role == MIG_SOURCE ? "source" : "destination";
+}
+
+static struct migration *mig_find(const char *gpid, uint64_t id, enum mig_role role)
 {
 	for (struct migration *m = migrations; m; m = m->next)
-		if (m->role == role && !strcmp(m->gpid, gpid) && !m->done)
+		if (m->role == role && m->id == id && !strcmp(m->gpid, gpid))
 			return m;
 	return NULL;
 }
 
-static struct migration *mig_new(int role, const char *gpid)
+/* The move of this job under way here in this role, if any. */
+static struct migration *mig_active(const char *gpid, enum mig_role role)
+{
+	for (struct migration *m = migrations; m; m = m->next)
+		if (m->role == role && !m->finished && !strcmp(m->gpid, gpid))
+			return m;
+	return NULL;
+}
+
+static struct migration *mig_new(enum mig_role role, const char *gpid, uint64_t id)
 {
 	struct migration *m = xcalloc(1, sizeof(*m));
 	m->role = role;
+	m->id = id;
+	m->ctl = -1;
 	snprintf(m->gpid, sizeof(m->gpid), "%s", gpid);
-	m->dump_status = m->lazy_status = -1;
-	m->status_fd = m->ps_fd = m->image_fd = -1;
 	for (int i = 0; i < 3; i++)
-		m->pipes_ours[i] = m->pipes_job[i] = -1;
-	mw_init(&m->ps_out);
+		m->pipes_ours[i] = -1;
 	m->t_start = loop_now();
-	snprintf(m->dir, sizeof(m->dir), "%s/migrate/%s.%s", migrd.conf.state_dir, gpid,
-		 role == ROLE_SOURCE ? "out" : "in");
+	snprintf(m->dir, sizeof(m->dir), "%s/migrate/%s.%016" PRIx64 ".%s", migrd.conf.state_dir,
+		 gpid, id, role == MIG_SOURCE ? "out" : "in");
 	m->next = migrations;
 	migrations = m;
 	return m;
@@ -127,74 +141,68 @@ static void rm_dir(const char *dir)
 	rmdir(dir);
 }
 
-static void mig_set_timer(struct migration *m, unsigned ms, loop_timer_cb cb)
+static int make_dir(const char *dir)
 {
-	loop_timer_cancel(m->timer);
-	m->timer = ms ? loop_timer_add(ms, 0, cb, m) : NULL;
+	char parent[PATH_MAX + 16];
+	snprintf(parent, sizeof(parent), "%s/migrate", migrd.conf.state_dir);
+	mkdir(parent, 0700);
+	rm_dir(dir);
+	return mkdir(dir, 0700);
 }
 
-/* Ends a migration's bookkeeping: descriptors, timers, files. criu runs still going are
- * told to stop; their ends are no longer ours to hear. */
-static void mig_finish(struct migration *m)
+/* Frees finished moves from the loop, never from inside one of their own handlers. */
+static void mig_gc(void *arg)
 {
-	if (m->done)
+	gc_scheduled = 0;
+	uint64_t now = loop_now();
+	for (struct migration **mp = &migrations; *mp;) {
+		struct migration *m = *mp;
+		/* a destination keeps its outcome a while, for a source that asks */
+		int keep = m->role == MIG_DEST && now - m->t_start < OUTCOME_KEEP_MS;
+		if (!m->finished || keep) {
+			mp = &m->next;
+			continue;
+		}
+		*mp = m->next;
+		free(m);
+	}
+}
+
+static void gc_later(unsigned ms)
+{
+	if (!ms && gc_scheduled)
 		return;
-	m->done = 1;
-	loop_timer_cancel(m->timer);
-	loop_timer_cancel(m->pace);
-	m->timer = m->pace = NULL;
-	if (m->status_fd >= 0) {
-		loop_del(m->status_fd);
-		close(m->status_fd);
-	}
-	if (m->ps_fd >= 0) {
-		if (m->ps_watching)
-			loop_del(m->ps_fd);
-		close(m->ps_fd);
-	}
-	if (m->images)
-		closedir(m->images);
-	if (m->image_fd >= 0)
-		close(m->image_fd);
-	for (int i = 0; i < 3; i++) {
-		if (m->pipes_ours[i] >= 0)
-			close(m->pipes_ours[i]);
-		if (m->pipes_job[i] >= 0)
-			close(m->pipes_job[i]);
-	}
-	mw_free(&m->ps_out);
-	for (pid_t *p = &m->dump; p <= &m->restore; p++)
-		if (*p > 0) {
-			criu_forget(*p);
-			kill(*p, SIGKILL);
-		}
-	if (m->job && m->job->mig == m)
-		m->job->mig = NULL;
-	rm_dir(m->dir);
-	for (struct migration **mp = &migrations; *mp; mp = &(*mp)->next)
-		if (*mp == m) {
-			*mp = m->next;
-			break;
-		}
-	free(m);
+	gc_scheduled |= !ms;
+	loop_timer_add(ms, 0, mig_gc, NULL);
 }
 
 /* ---- messages ---- */
 
-static void send_gpid_msg(const char *to, uint8_t type, const char *gpid, const char *text)
+static void frame_begin(struct mw *w, uint8_t type, const struct migration *m)
+{
+	mw_init(w);
+	mw_frame_begin(w, type);
+	mw_str(w, m->gpid);
+	mw_u64(w, m->id);
+}
+
+static void send_frame(const char *to, struct mw *w)
+{
+	mw_frame_end(w);
+	node_send(to, w);
+	mw_free(w);
+}
+
+static void send_text(const char *to, uint8_t type, const struct migration *m, const char *text)
 {
 	struct mw w;
-	mw_init(&w);
-	mw_frame_begin(&w, type);
-	mw_str(&w, gpid);
-	if (text) {
-		char buf[MIGR_ERRMSG_MAX + 1];
-		snprintf(buf, sizeof(buf), "%s", text);
+	char buf[MIGR_ERRMSG_MAX + 1];
+	frame_begin(&w, type, m);
+	if (type == MSG_MIG_ABORT || type == MSG_MIG_REFUSE) {
+		snprintf(buf, sizeof(buf), "%s", text ? text : "");
 		mw_str(&w, buf);
 	}
-	mw_frame_end(&w);
-	node_send(to, &w);
-	mw_free(&w);
+	send_frame(to, &w);
 }
 
 static void send_result(const char *origin, uint32_t reqid, int code, const char *msg,
@@ -216,316 +224,436 @@ static void send_result(const char *origin, uint32_t reqid, int code, const char
 	mw_free(&w);
 }
 
-/* ---- source ---- */
-
-static void src_fail(struct migration *m, const char *why)
+/* The home learns of the move from whoever knows first; this node may be the home. */
+static void tell_home(const struct migration *m, uint8_t type, const char *text)
 {
-	struct job *j = m->job;
-	log_warnx("%s: move to %s failed: %s", m->gpid, m->dest, why);
-	send_gpid_msg(m->dest, MSG_MIG_ABORT, m->gpid, why);
-	if (strcmp(m->dest, m->home))
-		send_gpid_msg(m->home, MSG_MIG_ABORT, m->gpid, why);
-	char msg[MIGR_ERRMSG_MAX + 1];
-	snprintf(msg, sizeof(msg), "%s: not moved to %s: %s", m->gpid, m->dest, why);
-	send_result(m->origin, m->reqid, -EIO, msg, 0, 0, "");
-	if (m->dump > 0) {
-		/* the page server waits with no timeout: SIGALRM makes it give up and unfreeze
-		 * the job (PLATFORM.md) */
-		kill(m->dump, SIGALRM);
-		criu_forget(m->dump);
-		m->dump = 0;
+	if (is_self(m->home)) {
+		struct job *j = job_find(m->gpid);
+		if (!j || !j->at_home)
+			return;
+		if (type == MSG_MIG_RESTORED)
+			home_move_restored(j, m->dest);
+		else if (type == MSG_MIG_DONE)
+			home_move_done(j);
+		else
+			home_move_aborted(j);
+		return;
 	}
-	mig_finish(m);
-	if (j) {
-		/* the job goes on here; its output flows again */
-		j->frozen = 0;
-		runner_watch(j, STREAM_OUT, 1);
-		runner_watch(j, STREAM_ERR, 1);
-		if (j->exited)
-			runner_check_done(j);
+	if (type == MSG_MIG_RESTORED) {
+		struct mw w;
+		frame_begin(&w, type, m);
+		mw_u32(&w, (uint32_t)m->restored);
+		send_frame(m->home, &w);
+	} else {
+		send_text(m->home, type, m, text);
 	}
 }
 
-static void src_timeout(void *arg)
+/* ---- the helper ---- */
+
+static void helper_io(int fd, uint32_t events, void *arg);
+
+/* Starts migr-move with its control socket on fd 3 and fds 4.. as given. */
+static int spawn_helper(struct migration *m, const char *const *argv, const int *fds, int nfds)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	const char *path = launch_mover_path();
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		int moved[4];
+		moved[0] = fcntl(sp[1], F_DUPFD, 100);
+		for (int i = 0; i < nfds && i < 3; i++)
+			moved[1 + i] = fcntl(fds[i], F_DUPFD, 100);
+		for (int i = 0; i < 1 + nfds && i < 4; i++)
+			dup2(moved[i], 3 + i);
+		close_range(4 + (unsigned)nfds, ~0U, 0);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(sp[1]);
+	m->helper = pid;
+	m->ctl = sp[0];
+	fcntl(m->ctl, F_SETFL, O_NONBLOCK);
+	loop_add(m->ctl, EPOLLIN, helper_io, m);
+	return 0;
+}
+
+static void helper_send(struct migration *m, const char *line, int fd)
+{
+	if (m->ctl < 0)
+		return;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)line, .iov_len = strlen(line) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(m->ctl, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_warn("%s: telling its helper", m->gpid);
+}
+
+static void helper_send_key(struct migration *m)
+{
+	char line[8 + 2 * BULK_KEY_BYTES + 1];
+	memcpy(line, "key ", 4);
+	sodium_bin2hex(line + 4, sizeof(line) - 4, m->key, BULK_KEY_BYTES);
+	helper_send(m, line, -1);
+	sodium_memzero(line, sizeof(line));
+}
+
+static void helper_forget(struct migration *m, int kill_it)
+{
+	if (m->ctl >= 0) {
+		loop_del(m->ctl);
+		close(m->ctl);
+		m->ctl = -1;
+	}
+	if (m->helper > 0) {
+		if (kill_it)
+			kill(m->helper, SIGKILL);
+		for (size_t i = 0; i < sizeof(orphans) / sizeof(orphans[0]); i++)
+			if (!orphans[i]) {
+				orphans[i] = m->helper;
+				break;
+			}
+		m->helper = 0;
+	}
+}
+
+/* ---- carrying out the machine's steps ---- */
+
+static void mig_event(struct migration *m, enum mig_event ev, const char *why);
+
+static void mig_timeout(void *arg)
 {
 	struct migration *m = arg;
 	m->timer = NULL;
-	src_fail(m, m->restored ? "the page transfer did not finish in time"
-		 : m->dump    ? "the destination did not restore the job in time"
-			      : "the destination did not answer the offer in time");
+	mig_event(m, EV_TIMEOUT, NULL);
 }
 
-/* Bulk senders (images, pages) wait while the link to the destination is busy. */
-static int dest_busy(struct migration *m, const char *to)
+static void resume_again(void *arg)
 {
-	const struct gossip_node *n = gossip_find(&migrd.gossip, to);
-	return n && peers_pending(gossip_addr(n), n->port) > PACE_BYTES;
+	char *gpid = arg;
+	struct job *j = job_find(gpid);
+	if (j && j->here && !j->mig)
+		job_move_resume(j);
+	free(gpid);
 }
 
-static void pace_tick(void *arg);
+static void open_channels(struct migration *m);
+static void join_cgroup(pid_t pid);
 
-static void pace_later(struct migration *m)
+/* "criu dump failed: ..." from a helper says where, for the one who reads it elsewhere. */
+static void localize(const char *line, char *out, size_t outlen)
 {
-	if (!m->pace)
-		m->pace = loop_timer_add(PACE_MS, 0, pace_tick, m);
-}
-
-/* Page-server bytes: from our end of the socketpair to the other side. */
-static void ps_io(int fd, uint32_t events, void *arg)
-{
-	struct migration *m = arg;
-	const char *to = m->role == ROLE_SOURCE ? m->dest : m->source;
-	if (events & EPOLLOUT && m->ps_out.len) {
-		ssize_t n = write(fd, m->ps_out.buf, m->ps_out.len);
-		if (n > 0) {
-			memmove(m->ps_out.buf, m->ps_out.buf + n, m->ps_out.len - (size_t)n);
-			m->ps_out.len -= (size_t)n;
-		}
+	const char *c = strstr(line, "criu dump failed");
+	if (!c)
+		c = strstr(line, "criu restore failed");
+	if (!c) {
+		snprintf(out, outlen, "%s", line);
+		return;
 	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (dest_busy(m, to)) {
-			loop_mod(fd, m->ps_out.len ? EPOLLOUT : 0);
-			pace_later(m);
-			return;
-		}
-		uint8_t buf[IMAGE_CHUNK];
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			goto out;
+	const char *rest = strchr(c, ':');
+	int head = (int)((rest ? rest : c + strlen(c)) - line);
+	snprintf(out, outlen, "%.*s on %s%s", head, line, migrd.conf.node, rest ? rest : "");
+}
+
+static void result(struct migration *m, int ok)
+{
+	uint64_t now = loop_now();
+	uint32_t total = (uint32_t)(now - (m->t_freeze ? m->t_freeze : m->t_start));
+	uint32_t freeze = 0;
+	if (ok)
+		freeze = m->mode == MODE_COPY || !m->t_restored
+				 ? total
+				 : (uint32_t)(m->t_restored - m->t_freeze);
+	if (ok) {
+		log_info("%s: moved to %s (%s): frozen %u ms, total %u ms", m->gpid, m->dest,
+			 m->mode == MODE_LAZY ? "lazy" : "copy", freeze, total);
+		balance_job_left(m->dest, m->rss_kb, total);
+		send_result(m->origin, m->reqid, 0, NULL, freeze, total, m->dest);
+		return;
+	}
+	char msg[2 * MIGR_ERRMSG_MAX];
+	snprintf(msg, sizeof(msg), "%s: not moved to %s: %s", m->gpid, m->dest,
+		 m->why[0] ? m->why : "the move failed");
+	msg[MIGR_ERRMSG_MAX] = '\0';	/* the bound of the message that carries it */
+	log_warnx("%s", msg);
+	send_result(m->origin, m->reqid, -EIO, msg, 0, 0, "");
+}
+
+static void run_actions(struct migration *m, unsigned a)
+{
+	const char *other = m->role == MIG_SOURCE ? m->dest : m->source;
+	if (a & ACT_KILL_HELPER)
+		helper_forget(m, 1);
+	if (a & ACT_HELPER_ABORT)
+		helper_send(m, "abort", -1);
+	if (a & ACT_STOP_OUTPUT && m->job)
+		job_move_begin(m->job, m);
+	if (a & ACT_OPEN_CHANNELS)
+		open_channels(m);
+	if (a & ACT_DRAIN_OUTPUT && m->job)
+		job_move_frozen(m->job);
+	if (a & ACT_HIDE_JOB && m->job)
+		job_move_hidden(m->job);
+	if (a & ACT_ADOPT_JOB) {
+		m->job = job_arrived(m->gpid, m->home, m->uid, m->flags, m->moves, m->cmd,
+				     m->restored, m->pipes_ours, m);
+		join_cgroup(m->restored);
+		balance_job_arrived();
+		log_info("%s: restored here from %s, init pid %d", m->gpid, m->source,
+			 (int)m->restored);
+	}
+	if (a & ACT_SEND_RESTORED) {
 		struct mw w;
-		mw_init(&w);
-		mw_frame_begin(&w, MSG_MIG_PAGES);
-		mw_str(&w, m->gpid);
-		mw_u32(&w, n > 0 ? (uint32_t)n : 0);
-		if (n > 0)
-			mw_bytes(&w, buf, (size_t)n);
-		mw_frame_end(&w);
-		node_send(to, &w);
-		mw_free(&w);
-		if (n <= 0) {	/* criu closed its end: so do we */
-			loop_del(fd);
-			close(fd);
-			m->ps_fd = -1;
-			m->ps_watching = 0;
-			return;
-		}
+		frame_begin(&w, MSG_MIG_RESTORED, m);
+		mw_u32(&w, (uint32_t)m->restored);
+		send_frame(m->source, &w);
+		if (strcmp(m->home, m->source))
+			tell_home(m, MSG_MIG_RESTORED, NULL);
 	}
-out:
-	loop_mod(fd, EPOLLIN | (m->ps_out.len ? EPOLLOUT : 0));
-}
-
-static void ps_start(struct migration *m, int fd)
-{
-	m->ps_fd = fd;
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	loop_add(fd, EPOLLIN, ps_io, m);
-	m->ps_watching = 1;
-}
-
-/* Sends the next pieces of the image files; IMAGES_DONE after the last. */
-static void src_send_images(struct migration *m)
-{
-	uint8_t buf[IMAGE_CHUNK];
-	while (!dest_busy(m, m->dest)) {
-		if (m->image_fd < 0) {
-			struct dirent *e = m->images ? readdir(m->images) : NULL;
-			if (!e) {
-				if (m->images)
-					closedir(m->images);
-				m->images = NULL;
-				send_gpid_msg(m->dest, MSG_MIG_IMAGES_DONE, m->gpid, NULL);
-				return;
+	if (a & ACT_SEND_DONE) {
+		send_text(m->source, MSG_MIG_DONE, m, NULL);
+		if (m->role == MIG_DEST && m->job && m->state == MIG_COMMITTED) {
+			job_move_landed(m->job);
+			m->job = NULL;
+		}
+		if (strcmp(m->home, m->source))
+			tell_home(m, MSG_MIG_DONE, NULL);
+	}
+	if (a & ACT_KILL_DEST_COPY && m->job) {
+		job_vanished(m->job);
+		m->job = NULL;
+	}
+	if (a & ACT_KILL_SOURCE_COPY && m->job)
+		job_move_kill(m->job);
+	if (a & ACT_RELEASE_JOB && m->job) {
+		job_move_left(m->job);
+		m->job = NULL;
+		tell_home(m, MSG_MIG_DONE, NULL);
+	}
+	if (a & ACT_RESUME_JOB && m->job) {
+		job_move_resume(m->job);
+		m->job = NULL;
+	}
+	if (a & ACT_RESUME_AGAIN)
+		loop_timer_add(RESUME_AGAIN_MS, 0, resume_again, xstrdup(m->gpid));
+	if (a & ACT_SEND_ABORT) {
+		send_text(other, MSG_MIG_ABORT, m, m->why);
+		if (strcmp(m->home, other))
+			tell_home(m, MSG_MIG_ABORT, m->why);
+	}
+	if (a & ACT_SEND_QUERY) {
+		struct mw w;
+		frame_begin(&w, MSG_MIG_QUERY, m);
+		send_frame(m->dest, &w);
+	}
+	if (a & ACT_RESULT_OK)
+		result(m, 1);
+	if (a & ACT_RESULT_FAIL)
+		result(m, 0);
+	if (a & ACT_FINISH) {
+		m->finished = 1;
+		helper_forget(m, 0);
+		loop_timer_cancel(m->timer);
+		m->timer = NULL;
+		for (int i = 0; i < 3; i++)
+			if (m->pipes_ours[i] >= 0) {
+				close(m->pipes_ours[i]);
+				m->pipes_ours[i] = -1;
 			}
-			if (e->d_name[0] == '.' || strstr(e->d_name, ".log") || strlen(e->d_name) > 200)
-				continue;
-			char path[2 * PATH_MAX];
-			snprintf(path, sizeof(path), "%s/%s", m->dir, e->d_name);
-			snprintf(m->image_name, sizeof(m->image_name), "%s", e->d_name);
-			m->image_fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (m->image_fd < 0)
-				continue;
-		}
-		ssize_t n = read(m->image_fd, buf, sizeof(buf));
-		struct mw w;
-		mw_init(&w);
-		mw_frame_begin(&w, MSG_MIG_IMAGE);
-		mw_str(&w, m->gpid);
-		mw_str(&w, m->image_name);
-		mw_u32(&w, n > 0 ? (uint32_t)n : 0);
-		if (n > 0)
-			mw_bytes(&w, buf, (size_t)n);
-		mw_frame_end(&w);
-		node_send(m->dest, &w);
-		mw_free(&w);
-		if (n <= 0) {
-			close(m->image_fd);
-			m->image_fd = -1;
-		}
+		sodium_memzero(m->key, sizeof(m->key));
+		if (m->job && m->job->mig == m)
+			m->job->mig = NULL;
+		m->job = NULL;
+		rm_dir(m->dir);
+		gc_later(0);
+		if (m->role == MIG_DEST)
+			gc_later(OUTCOME_KEEP_MS + 1000);
 	}
-	pace_later(m);
 }
 
-static void pace_tick(void *arg)
+/* Every event goes through here: the machine decides, the change is logged, then done. */
+static void mig_event(struct migration *m, enum mig_event ev, const char *why)
 {
-	struct migration *m = arg;
-	m->pace = NULL;
-	if (m->role == ROLE_SOURCE && m->images)
-		src_send_images(m);
-	if (m->ps_fd >= 0)
-		loop_mod(m->ps_fd, EPOLLIN | (m->ps_out.len ? EPOLLOUT : 0));
-}
-
-/* The job is frozen and its images are written: what it wrote before goes home, then the
- * images go to the destination. */
-static void src_frozen(struct migration *m)
-{
-	runner_drain(m->job);
-	m->images = opendir(m->dir);
-	if (!m->images) {
-		src_fail(m, "cannot read the dump's images");
+	struct mig_step step;
+	if (m->finished && m->role == MIG_SOURCE)
+		return;
+	if (mig_fsm_step(m->role, m->state, ev, &step) < 0) {
+		log_debug("%s: move as %s: %s ignored in %s", m->gpid, role_name(m),
+			  mig_event_name(ev), mig_state_name(m->state));
 		return;
 	}
-	src_send_images(m);
+	if (why && *why && !m->why[0])
+		snprintf(m->why, sizeof(m->why), "%s", why);
+	if (step.next != m->state || step.actions)
+		log_info("%s: move %s %s: %s -> %s (%s)%s%s", m->gpid,
+			 m->role == MIG_SOURCE ? "to" : "from",
+			 m->role == MIG_SOURCE ? m->dest : m->source, mig_state_name(m->state),
+			 mig_state_name(step.next), mig_event_name(ev), why && *why ? ": " : "",
+			 why && *why ? why : "");
+	m->state = step.next;
+	if (!m->finished) {
+		loop_timer_cancel(m->timer);
+		m->timer = step.timer_ms ? loop_timer_add(step.timer_ms, 0, mig_timeout, m) : NULL;
+	}
+	run_actions(m, step.actions);
 }
 
-static void src_status_ready(int fd, uint32_t events, void *arg)
+/* A line from a helper: how its part goes. */
+static void helper_line(struct migration *m, const char *line)
+{
+	unsigned long long a, b;
+	int pid;
+	if (!strncmp(line, "dumping", 7)) {
+		m->t_freeze = loop_now();
+	} else if (!strncmp(line, "running", 7)) {
+		if (!m->t_restored)
+			m->t_restored = loop_now();
+		mig_event(m, EV_RESTORED, NULL);
+	} else if (!strncmp(line, "frozen", 6)) {
+		if (!m->t_freeze)
+			m->t_freeze = loop_now();
+		mig_event(m, EV_FROZEN, NULL);
+	} else if (sscanf(line, "restored %d %llu", &pid, &a) >= 1 && m->role == MIG_DEST) {
+		m->restored = pid;
+		mig_event(m, EV_RESTORED, NULL);
+	} else if (sscanf(line, "done %llu %llu", &a, &b) >= 0 && !strncmp(line, "done", 4)) {
+		m->last_word = 1;
+		mig_event(m, EV_DONE, NULL);
+	} else if (!strncmp(line, "aborted", 7) || !strncmp(line, "failed", 6)) {
+		char why[MIGR_ERRMSG_MAX + 1];
+		m->last_word = 1;
+		localize(line[0] == 'a' ? line + 7 + !!line[7] : line + 6 + !!line[6], why,
+			 sizeof(why));
+		mig_event(m, line[0] == 'a' ? EV_ABORTED : EV_FAILED, why[0] ? why : NULL);
+	} else if (!strncmp(line, "doubt", 5)) {
+		m->last_word = 1;
+		mig_event(m, EV_DOUBT, line[5] ? line + 6 : NULL);
+	} else if (!strncmp(line, "pausing", 7)) {
+		log_info("%s: test: pausing before restore", m->gpid);
+	}
+}
+
+static void helper_io(int fd, uint32_t events, void *arg)
 {
 	struct migration *m = arg;
-	char c;
-	ssize_t n = read(fd, &c, 1);
-	loop_del(fd);
-	close(fd);
-	m->status_fd = -1;
-	if (n == 1)
-		src_frozen(m);
-	/* else the dump failed: its exit says why */
+	char line[600];
+	ssize_t n = recv(fd, line, sizeof(line) - 1, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		int spoke = m->last_word;
+		helper_forget(m, 0);
+		if (!spoke)
+			mig_event(m, EV_HELPER_GONE, "its helper ended without a word");
+		return;
+	}
+	line[n] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	helper_line(m, line);
 }
 
-static void src_dump_done(void *arg, int status)
+/* ---- source ---- */
+
+struct channel_req {
+	char gpid[MIGR_GPID_MAX + 1];
+	uint64_t id;
+	int ch;
+};
+
+static void channel_open(void *arg, int fd)
 {
-	struct migration *m = arg;
-	char log[2 * PATH_MAX], err[400], msg[512];
-	m->dump = 0;
-	m->dump_status = status;
-	if (status != 0) {
-		snprintf(log, sizeof(log), "%s/dump.log", m->dir);
-		criu_log_error(log, err, sizeof(err));
-		criu_keep_log(log);
-		snprintf(msg, sizeof(msg), "criu dump failed on %s: %s", migrd.conf.node,
-			 err[0] ? err : "(no error in its log)");
-		if (m->restored)
-			send_gpid_msg(m->dest, MSG_MIG_DUMPED, m->gpid, "failed");
-		src_fail(m, msg);
-		return;
+	struct channel_req *c = arg;
+	struct migration *m = mig_find(c->gpid, c->id, MIG_SOURCE);
+	if (!m || m->finished || m->state != SRC_STARTING) {
+		if (fd >= 0)
+			close(fd);
+	} else if (fd < 0) {
+		mig_event(m, EV_CHANNEL_FAILED, "the move's channel to the destination failed");
+	} else {
+		char line[32];
+		snprintf(line, sizeof(line), "channel %d", c->ch);
+		helper_send(m, line, fd);
+		close(fd);
+		if (++m->channels == 2)
+			mig_event(m, EV_CHANNELS_READY, NULL);
 	}
-	if (m->mode == MODE_COPY && !m->restored) {
-		src_frozen(m);	/* copy: the whole dump is written; tasks left stopped */
-		return;
-	}
-	send_gpid_msg(m->dest, MSG_MIG_DUMPED, m->gpid, "ok");
+	free(c);
 }
 
-static void src_start_dump(struct migration *m)
+/* From inside an action: the state's timer, due at once, makes the machine fail it. */
+static void fail_soon(struct migration *m)
+{
+	loop_timer_cancel(m->timer);
+	m->timer = loop_timer_add(0, 0, mig_timeout, m);
+}
+
+/* Accepted: the helper starts, the two channels open; the helper dumps once it has both. */
+static void open_channels(struct migration *m)
 {
 	char pid[16];
-	int keep[2], nkeep = 0, ps[2] = { -1, -1 }, st[2] = { -1, -1 };
-	char parent[PATH_MAX + 16];
-	snprintf(parent, sizeof(parent), "%s/migrate", migrd.conf.state_dir);
-	mkdir(parent, 0700);
-	rm_dir(m->dir);
-	if (mkdir(m->dir, 0700) < 0) {
-		src_fail(m, "cannot make the dump directory");
+	snprintf(pid, sizeof(pid), "%d", (int)m->job->init_pid);
+	const char *argv[16];
+	int n = 0;
+	argv[n++] = "migr-move";
+	argv[n++] = "send";
+	argv[n++] = "--gpid";
+	argv[n++] = m->gpid;
+	argv[n++] = "--dir";
+	argv[n++] = m->dir;
+	argv[n++] = "--pid";
+	argv[n++] = pid;
+	argv[n++] = "--criu";
+	argv[n++] = migrd.conf.criu;
+	if (log_verbose())
+		argv[n++] = "-v";
+	argv[n] = NULL;
+	if (make_dir(m->dir) < 0 || spawn_helper(m, argv, NULL, 0) < 0) {
+		snprintf(m->why, sizeof(m->why), "cannot start the move's helper: %s",
+			 strerror(errno));
+		fail_soon(m);
 		return;
 	}
-	snprintf(pid, sizeof(pid), "%d", (int)m->job->init_pid);
-	/* the job's output waits in its pipes until it is frozen, then is drained */
-	runner_watch(m->job, STREAM_OUT, 0);
-	runner_watch(m->job, STREAM_ERR, 0);
-	m->job->frozen = 1;
-	const char *args[24];
-	int n = 0;
-	args[n++] = "dump";
-	args[n++] = "-t";
-	args[n++] = pid;
-	args[n++] = "-D";
-	args[n++] = m->dir;
-	args[n++] = "-o";
-	args[n++] = "dump.log";
-	if (m->mode == MODE_LAZY) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ps) < 0 ||
-		    pipe2(st, O_CLOEXEC) < 0) {
-			src_fail(m, strerror(errno));
+	helper_send_key(m);
+	const struct gossip_node *node = gossip_find(&migrd.gossip, m->dest);
+	for (int ch = 0; ch < 2; ch++) {
+		struct channel_req *c = xcalloc(1, sizeof(*c));
+		snprintf(c->gpid, sizeof(c->gpid), "%s", m->gpid);
+		c->id = m->id;
+		c->ch = ch;
+		struct mw w;
+		frame_begin(&w, MSG_BULK_ATTACH, m);
+		mw_u8(&w, (uint8_t)ch);
+		mw_frame_end(&w);
+		int r = node ? peers_bulk_open(gossip_addr(node), node->port, &w, channel_open, c) : -1;
+		mw_free(&w);
+		if (r < 0) {
+			free(c);
+			snprintf(m->why, sizeof(m->why), "cannot open a channel to %s", m->dest);
+			fail_soon(m);
 			return;
 		}
-		keep[nkeep++] = ps[1];
-		keep[nkeep++] = st[1];
-		args[n++] = "--lazy-pages";
-		args[n++] = "--ps-socket";
-		args[n++] = "3";
-		args[n++] = "--status-fd";
-		args[n++] = "4";
-	} else {
-		args[n++] = "--leave-stopped";
 	}
-	args[n] = NULL;
-	m->t_dump = loop_now();
-	m->dump = criu_run(args, keep, nkeep, src_dump_done, m);
-	if (ps[1] >= 0)
-		close(ps[1]);
-	if (st[1] >= 0)
-		close(st[1]);
-	if (m->dump < 0) {
-		m->dump = 0;
-		if (ps[0] >= 0)
-			close(ps[0]);
-		if (st[0] >= 0)
-			close(st[0]);
-		src_fail(m, "cannot run criu");
-		return;
-	}
-	if (m->mode == MODE_LAZY) {
-		ps_start(m, ps[0]);
-		m->status_fd = st[0];
-		loop_add(st[0], EPOLLIN, src_status_ready, m);
-	}
-	mig_set_timer(m, FREEZE_TIMEOUT_MS, src_timeout);
-}
-
-/* The pipes' inodes: how criu dump names them, and what restore --inherit-fd replaces. */
-static void pipe_inodes(struct job *j, uint64_t ino[3])
-{
-	for (int s = 0; s < 3; s++) {
-		struct stat st;
-		ino[s] = j->pipe[s] >= 0 && fstat(j->pipe[s], &st) == 0 ? st.st_ino : 0;
-	}
-}
-
-/* The job leaves this node: its pipes close without an EOF for home, its end unreported. */
-static void src_release(struct job *j)
-{
-	for (int s = 0; s < 3; s++)
-		runner_close(j, s);
-	j->here = 0;
-	j->frozen = 0;
-	j->moves++;
-	job_maybe_free(j);
-}
-
-static void src_commit(struct migration *m)
-{
-	uint32_t freeze = (uint32_t)(m->t_restored - m->t_dump);
-	uint32_t total = (uint32_t)(loop_now() - m->t_dump);
-	struct job *j = m->job;
-	log_info("%s: moved to %s (%s): frozen %u ms, total %u ms", m->gpid, m->dest,
-		 m->mode == MODE_LAZY ? "lazy" : "copy", freeze, total);
-	send_result(m->origin, m->reqid, 0, NULL, freeze, total, m->dest);
-	balance_job_left(m->dest, m->rss_kb, total);
-	if (m->mode == MODE_COPY && !j->exited)
-		kill(j->init_pid, SIGKILL);	/* the stopped copy, now restored elsewhere */
-	j->mig = NULL;
-	m->job = NULL;
-	mig_finish(m);
-	src_release(j);
 }
 
 /* MIG_REQ at the node where the job runs. */
@@ -534,7 +662,7 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 {
 	struct job *j = job_find(gpid);
 	char msg[256];
-	if (!j || !j->here || j->exited) {
+	if (!j || !j->here || j->exited || j->start_fd >= 0) {
 		send_result(origin, reqid, -ESRCH, "the job is not running on its node any more", 0, 0,
 			    "");
 		return;
@@ -544,8 +672,12 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 		send_result(origin, reqid, -EBUSY, msg, 0, 0, "");
 		return;
 	}
-	struct migration *m = mig_new(ROLE_SOURCE, gpid);
+	uint64_t id;
+	randombytes_buf(&id, sizeof(id));
+	struct migration *m = mig_new(MIG_SOURCE, gpid, id);
+	m->state = SRC_OFFERED;
 	m->mode = mode;
+	m->automatic = automatic;
 	m->reqid = reqid;
 	m->job = j;
 	j->mig = m;
@@ -553,24 +685,23 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 	snprintf(m->dest, sizeof(m->dest), "%s", dest);
 	snprintf(m->home, sizeof(m->home), "%s", j->home);
 	snprintf(m->source, sizeof(m->source), "%s", migrd.conf.node);
-	uint64_t ino[3], rss = job_rss_kb(j);
-	m->rss_kb = rss;
-	pipe_inodes(j, ino);
+	m->rss_kb = job_rss_kb(j);
 	struct bal_node self;
 	balance_self(&self);
 	struct mw w;
-	mw_init(&w);
-	mw_frame_begin(&w, MSG_MIG_OFFER);
-	mw_str(&w, gpid);
+	frame_begin(&w, MSG_MIG_OFFER, m);
 	mw_str(&w, j->home);
 	mw_u32(&w, j->uid);
 	mw_u32(&w, j->flags);
 	mw_u32(&w, j->moves);
 	mw_str(&w, j->cmd);
-	mw_u64(&w, rss);
+	mw_u64(&w, m->rss_kb);
 	mw_u8(&w, (uint8_t)(mode | (automatic ? MODE_AUTO : 0)));
-	for (int s = 0; s < 3; s++)
-		mw_u64(&w, ino[s]);
+	/* the pipes' inodes: how the dump names them, what restore --inherit-fd replaces */
+	for (int s = 0; s < 3; s++) {
+		struct stat st;
+		mw_u64(&w, j->pipe[s] >= 0 && fstat(j->pipe[s], &st) == 0 ? st.st_ino : 0);
+	}
 	/* our load as we see it now, for a destination weighing an automatic move */
 	mw_u32(&w, (uint32_t)(self.load * 1000));
 	mw_u32(&w, (uint32_t)(self.cpus * 1000));
@@ -578,77 +709,17 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 	mw_frame_end(&w);
 	int r = node_send(dest, &w);
 	mw_free(&w);
+	log_info("%s: move to %s offered (%s)", gpid, dest, mode == MODE_COPY ? "copy" : "lazy");
 	if (r < 0) {
-		snprintf(msg, sizeof(msg), "%s: node is not reachable", dest);
-		src_fail(m, msg);
+		snprintf(m->why, sizeof(m->why), "%s: node is not reachable", dest);
+		mig_event(m, EV_PEER_DEAD, NULL);
 		return;
 	}
-	mig_set_timer(m, OFFER_TIMEOUT_MS, src_timeout);
+	m->timer = loop_timer_add(MIG_OFFER_MS, 0, mig_timeout, m);
+	snprintf(m->why, sizeof(m->why), "the destination did not answer the offer in time");
 }
 
 /* ---- destination ---- */
-
-static void dst_fail(struct migration *m, const char *why)
-{
-	log_warnx("%s: move from %s failed here: %s", m->gpid, m->source, why);
-	if (m->job && m->restored) {
-		/* the copy here dies; the source's copy lives on */
-		if (!m->job->exited)
-			kill(m->job->init_pid, SIGKILL);
-		m->job->here = 0;
-		for (int s = 0; s < 3; s++)
-			runner_close(m->job, s);
-		job_maybe_free(m->job);
-	}
-	send_gpid_msg(m->source, MSG_MIG_ABORT, m->gpid, why);
-	if (m->restored)
-		send_gpid_msg(m->home, MSG_MIG_ABORT, m->gpid, why);
-	mig_finish(m);
-}
-
-static void dst_timeout(void *arg)
-{
-	struct migration *m = arg;
-	m->timer = NULL;
-	dst_fail(m, m->restored ? "the pages did not all arrive in time"
-				: "the images did not arrive in time");
-}
-
-/* Lazy: commit once both the dump and lazy-pages have ended well. */
-static void dst_try_commit(struct migration *m)
-{
-	if (!m->restored || (m->mode == MODE_LAZY && (m->lazy_status < 0 || !m->dumped_ok)))
-		return;
-	if (m->mode == MODE_LAZY && m->lazy_status != 0) {
-		dst_fail(m, "criu lazy-pages failed: the page stream broke");
-		return;
-	}
-	struct job *j = m->job;
-	send_gpid_msg(m->source, MSG_MIG_COMMIT, m->gpid, NULL);
-	if (strcmp(m->home, m->source))
-		send_gpid_msg(m->home, MSG_MIG_COMMIT, m->gpid, NULL);
-	m->job = NULL;
-	j->mig = NULL;
-	mig_finish(m);
-	if (j->exited)
-		runner_check_done(j);
-}
-
-static void dst_lazy_done(void *arg, int status)
-{
-	struct migration *m = arg;
-	m->lazy = 0;
-	m->lazy_status = status;
-	if (status != 0 && !m->restored) {
-		char log[2 * PATH_MAX], err[400], msg[512];
-		snprintf(log, sizeof(log), "%s/lazy.log", m->dir);
-		criu_log_error(log, err, sizeof(err));
-		snprintf(msg, sizeof(msg), "criu lazy-pages failed on %s: %s", migrd.conf.node, err);
-		dst_fail(m, msg);
-		return;
-	}
-	dst_try_commit(m);
-}
 
 /* Restored tasks join the node's cgroup, like a job started here. */
 static void join_cgroup(pid_t pid)
@@ -673,180 +744,83 @@ static void join_cgroup(pid_t pid)
 		fclose(f);
 }
 
-static void dst_restore_done(void *arg, int status)
+static void refuse(const char *to, const char *gpid, uint64_t id, const char *why)
 {
-	struct migration *m = arg;
-	char path[2 * PATH_MAX], err[400], msg[512];
-	m->restore = 0;
-	if (status != 0) {
-		snprintf(path, sizeof(path), "%s/restore.log", m->dir);
-		criu_log_error(path, err, sizeof(err));
-		criu_keep_log(path);
-		snprintf(msg, sizeof(msg), "criu restore failed on %s: %s", migrd.conf.node, err);
-		dst_fail(m, msg);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/restored.pid", m->dir);
-	int pid = 0;
-	FILE *f = fopen(path, "re");
-	if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0) {
-		if (f)
-			fclose(f);
-		dst_fail(m, "criu restore left no pid");
-		return;
-	}
-	fclose(f);
-	join_cgroup(pid);
-
-	struct job *j = job_find(m->gpid);
-	if (!j)
-		j = job_new(m->gpid);
-	snprintf(j->home, sizeof(j->home), "%s", m->home);
-	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
-	j->uid = m->uid;
-	j->flags = m->flags;
-	j->moves = m->moves + 1;
-	snprintf(j->cmd, sizeof(j->cmd), "%s", m->cmd);
-	j->here = 1;
-	j->exited = 0;
-	j->frozen = 0;
-	j->init_pid = pid;
-	j->here_since = loop_now();
-	j->cpu_at = loop_now();
-	j->cpu_ns = 0;
-	balance_job_arrived();
-	for (int s = 0; s < 3; s++) {
-		j->pipe[s] = m->pipes_ours[s];
-		j->unacked[s] = 0;
-		m->pipes_ours[s] = -1;
-		close(m->pipes_job[s]);
-		m->pipes_job[s] = -1;
-	}
-	j->mig = m;
-	m->job = j;
-	m->restored = 1;
-	runner_watch(j, STREAM_OUT, 1);
-	runner_watch(j, STREAM_ERR, 1);
-	log_info("%s: restored here from %s, init pid %d", m->gpid, m->source, pid);
-	send_simple(m->source, MSG_MIG_RESTORED, m->gpid, (uint32_t)pid);
-	if (strcmp(m->home, m->source))
-		send_simple(m->home, MSG_MIG_RESTORED, m->gpid, (uint32_t)pid);
-	if (m->mode == MODE_LAZY)
-		mig_set_timer(m, PAGES_TIMEOUT_MS, dst_timeout);
-	dst_try_commit(m);
+	struct mw w;
+	char buf[MIGR_ERRMSG_MAX + 1];
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_MIG_REFUSE);
+	mw_str(&w, gpid);
+	mw_u64(&w, id);
+	snprintf(buf, sizeof(buf), "%s", why);
+	mw_str(&w, buf);
+	mw_frame_end(&w);
+	node_send(to, &w);
+	mw_free(&w);
 }
 
-static void dst_start_restore(struct migration *m)
+/* Starts the destination's helper: images in, restore, memory. */
+static int dst_start(struct migration *m, char *why, size_t whylen)
 {
-	char inherit[3][64];
-	const char *args[32];
-	int n = 0;
-	args[n++] = "restore";
-	args[n++] = "-D";
-	args[n++] = m->dir;
-	args[n++] = "-o";
-	args[n++] = "restore.log";
-	args[n++] = "-d";
-	args[n++] = "--pidfile";
-	args[n++] = "restored.pid";
-	args[n++] = "--manage-cgroups=ignore";
-	/* the job's files are opened as the job's user, never as root (patches/criu/0002) */
-	args[n++] = "--task-fs-creds";
-	if (m->mode == MODE_LAZY)
-		args[n++] = "--lazy-pages";
-	for (int s = 0; s < 3; s++) {
-		snprintf(inherit[s], sizeof(inherit[s]), "fd[%d]:pipe:[%llu]", 3 + s,
-			 (unsigned long long)m->ino[s]);
-		args[n++] = "--inherit-fd";
-		args[n++] = inherit[s];
-	}
-	args[n] = NULL;
-	m->restore = criu_run(args, m->pipes_job, 3, dst_restore_done, m);
-	if (m->restore < 0) {
-		m->restore = 0;
-		dst_fail(m, "cannot run criu");
-	}
-}
-
-static void dst_lazy_ready(int fd, uint32_t events, void *arg)
-{
-	struct migration *m = arg;
-	char c;
-	ssize_t n = read(fd, &c, 1);
-	loop_del(fd);
-	close(fd);
-	m->status_fd = -1;
-	if (n == 1)
-		dst_start_restore(m);
-}
-
-static void dst_images_done(struct migration *m);
-
-static void dst_pause_done(void *arg)
-{
-	struct migration *m = arg;
-	m->timer = NULL;
-	mig_set_timer(m, FREEZE_TIMEOUT_MS, dst_timeout);
-	dst_images_done(m);
-}
-
-static void dst_images_done(struct migration *m)
-{
-	int p[2];
-	if (!strcmp(migrd.conf.test_pause_at, "before-restore") && !m->paused) {
-		log_info("%s: test: pausing before restore for %u ms", m->gpid,
-			 migrd.conf.test_pause_ms);
-		m->paused = 1;
-		mig_set_timer(m, migrd.conf.test_pause_ms, dst_pause_done);
-		return;
-	}
-
+	int p[2], theirs[3] = { -1, -1, -1 };
+	char inherit[3][48], pause[16];
 	for (int s = 0; s < 3; s++) {
 		if (pipe2(p, O_CLOEXEC) < 0) {
-			dst_fail(m, "pipe");
-			return;
+			snprintf(why, whylen, "%s: pipe: %s", migrd.conf.node, strerror(errno));
+			goto fail;
 		}
 		m->pipes_ours[s] = s == STREAM_IN ? p[1] : p[0];
-		m->pipes_job[s] = s == STREAM_IN ? p[0] : p[1];
+		theirs[s] = s == STREAM_IN ? p[0] : p[1];
 		fcntl(m->pipes_ours[s], F_SETFL, O_NONBLOCK);
+		snprintf(inherit[s], sizeof(inherit[s]), "pipe:[%llu]",
+			 (unsigned long long)m->ino[s]);
 	}
-	if (m->mode == MODE_COPY) {
-		dst_start_restore(m);
-		return;
+	const char *argv[24];
+	int n = 0;
+	argv[n++] = "migr-move";
+	argv[n++] = "recv";
+	argv[n++] = "--gpid";
+	argv[n++] = m->gpid;
+	argv[n++] = "--dir";
+	argv[n++] = m->dir;
+	argv[n++] = "--criu";
+	argv[n++] = migrd.conf.criu;
+	for (int s = 0; s < 3; s++) {
+		argv[n++] = "--inherit";
+		argv[n++] = inherit[s];
 	}
-	int ps[2], st[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ps) < 0) {
-		dst_fail(m, "socketpair");
-		return;
+	if (m->mode == MODE_COPY)
+		argv[n++] = "--copy";
+	if (!strcmp(migrd.conf.test_pause_at, "before-restore")) {
+		snprintf(pause, sizeof(pause), "%u", migrd.conf.test_pause_ms);
+		argv[n++] = "--pause-restore";
+		argv[n++] = pause;
 	}
-	if (pipe2(st, O_CLOEXEC) < 0) {
-		close(ps[0]);
-		close(ps[1]);
-		dst_fail(m, "pipe");
-		return;
+	if (log_verbose())
+		argv[n++] = "-v";
+	argv[n] = NULL;
+	if (make_dir(m->dir) < 0 || spawn_helper(m, argv, theirs, 3) < 0) {
+		snprintf(why, whylen, "%s cannot start the move's helper: %s", migrd.conf.node,
+			 strerror(errno));
+		goto fail;
 	}
-	const char *args[] = { "lazy-pages", "--page-server", "--ps-socket", "3", "--status-fd",
-			       "4", "-D", m->dir, "-o", "lazy.log", NULL };
-	int keep[2] = { ps[1], st[1] };
-	m->lazy = criu_run(args, keep, 2, dst_lazy_done, m);
-	close(ps[1]);
-	close(st[1]);
-	if (m->lazy < 0) {
-		m->lazy = 0;
-		close(ps[0]);
-		close(st[0]);
-		dst_fail(m, "cannot run criu");
-		return;
-	}
-	ps_start(m, ps[0]);
-	m->status_fd = st[0];
-	loop_add(st[0], EPOLLIN, dst_lazy_ready, m);
+	for (int s = 0; s < 3; s++)
+		close(theirs[s]);
+	randombytes_buf(m->key, sizeof(m->key));
+	helper_send_key(m);
+	return 0;
+fail:
+	for (int s = 0; s < 3; s++)
+		if (theirs[s] >= 0)
+			close(theirs[s]);
+	return -1;
 }
 
-static void dst_offer(const char *from, struct mr *r)
+static int dst_offer(const char *from, struct mr *r)
 {
 	char gpid[MIGR_GPID_MAX + 1], home[MIGR_NAME_MAX + 1], cmd[MIGR_CMD_MAX + 1], msg[256];
 	mr_str(r, gpid, MIGR_GPID_MAX);
+	uint64_t id = mr_u64(r);
 	mr_str(r, home, MIGR_NAME_MAX);
 	uint32_t uid = mr_u32(r), flags = mr_u32(r), moves = mr_u32(r);
 	mr_str(r, cmd, MIGR_CMD_MAX);
@@ -859,26 +833,25 @@ static void dst_offer(const char *from, struct mr *r)
 	uint64_t src_mem_free_kb = mr_u64(r);
 	int automatic = !!(mode & MODE_AUTO);
 	mode &= (uint8_t)~MODE_AUTO;
-	if (mr_end(r) < 0 || mode > MODE_COPY || src_cpus_milli == 0)
-		return;
+	if (mr_end(r) < 0 || mode > MODE_COPY || src_cpus_milli == 0 || !migr_gpid_valid(gpid) ||
+	    !migr_name_valid(home))
+		return MIGR_EPROTO;
 	struct job *existing = job_find(gpid);
-	if (mig_find(gpid, ROLE_DEST) || (existing && existing->here)) {
-		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, "the job is already here");
-		return;
+	if (mig_active(gpid, MIG_DEST) || (existing && existing->here)) {
+		refuse(from, gpid, id, "the job is already here");
+		return 0;
 	}
-	if (!migr_gpid_valid(gpid) || !migr_name_valid(home))
-		return;
 	if (uid == 0 && !migrd.conf.peer_root_jobs) {
 		snprintf(msg, sizeof(msg), "%s takes no root jobs from other nodes (peer-root-jobs no)",
 			 migrd.conf.node);
-		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, msg);
-		return;
+		refuse(from, gpid, id, msg);
+		return 0;
 	}
 	if (migrd.mem_free_kb && migrd.mem_free_kb < rss + MIN_FREE_KB) {
 		snprintf(msg, sizeof(msg), "%s has no room: %llu kB free", migrd.conf.node,
 			 (unsigned long long)migrd.mem_free_kb);
-		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, msg);
-		return;
+		refuse(from, gpid, id, msg);
+		return 0;
 	}
 	struct bal_node source = {
 		.name = from,
@@ -888,10 +861,11 @@ static void dst_offer(const char *from, struct mr *r)
 	};
 	if (automatic && !balance_offer_ok(&source, rss, msg, sizeof(msg))) {
 		log_info("balance: refusing %s from %s: %s", gpid, from, msg);
-		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, msg);
-		return;
+		refuse(from, gpid, id, msg);
+		return 0;
 	}
-	struct migration *m = mig_new(ROLE_DEST, gpid);
+	struct migration *m = mig_new(MIG_DEST, gpid, id);
+	m->state = DST_RECEIVING;
 	snprintf(m->source, sizeof(m->source), "%s", from);
 	snprintf(m->home, sizeof(m->home), "%s", home);
 	snprintf(m->dest, sizeof(m->dest), "%s", migrd.conf.node);
@@ -900,45 +874,47 @@ static void dst_offer(const char *from, struct mr *r)
 	m->flags = flags;
 	m->moves = moves;
 	m->mode = mode;
+	m->rss_kb = rss;
 	memcpy(m->ino, ino, sizeof(ino));
-	char parent[PATH_MAX + 16];
-	snprintf(parent, sizeof(parent), "%s/migrate", migrd.conf.state_dir);
-	mkdir(parent, 0700);
-	rm_dir(m->dir);
-	if (mkdir(m->dir, 0700) < 0) {
-		send_gpid_msg(from, MSG_MIG_REFUSE, gpid, "cannot make the image directory");
-		mig_finish(m);
-		return;
-	}
-	mig_set_timer(m, FREEZE_TIMEOUT_MS, dst_timeout);
-	send_gpid_msg(from, MSG_MIG_ACCEPT, gpid, NULL);
-}
-
-static int dst_image(struct migration *m, struct mr *r)
-{
-	char name[256];
-	mr_str(r, name, 200);
-	uint32_t n = mr_u32(r);
-	if (r->bad || n != r->left || !name[0] || strchr(name, '/') || name[0] == '.')
-		return MIGR_EPROTO;
-	char path[2 * PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || (n && write(fd, r->p, n) != (ssize_t)n)) {
-		if (fd >= 0)
-			close(fd);
-		dst_fail(m, "cannot write an image file");
+	if (dst_start(m, msg, sizeof(msg)) < 0) {
+		refuse(from, gpid, id, msg);
+		m->state = MIG_ABORTED;
+		run_actions(m, ACT_FINISH);
 		return 0;
 	}
+	m->timer = loop_timer_add(MIG_RECEIVE_MS, 0, mig_timeout, m);
+	struct mw w;
+	frame_begin(&w, MSG_MIG_ACCEPT, m);
+	mw_bytes(&w, m->key, sizeof(m->key));
+	send_frame(from, &w);
+	log_info("%s: move from %s accepted (%s)", gpid, from, mode == MODE_COPY ? "copy" : "lazy");
+	return 0;
+}
+
+int migrd_bulk_attach(const char *peer, const uint8_t *p, size_t n, int fd)
+{
+	struct mr r;
+	char gpid[MIGR_GPID_MAX + 1];
+	mr_init(&r, p, n);
+	mr_str(&r, gpid, MIGR_GPID_MAX);
+	uint64_t id = mr_u64(&r);
+	uint8_t ch = mr_u8(&r);
+	if (mr_end(&r) < 0 || ch > 1)
+		return -1;
+	struct migration *m = mig_find(gpid, id, MIG_DEST);
+	if (!m || m->finished || m->state != DST_RECEIVING || strcmp(m->source, peer))
+		return -1;
+	char line[32];
+	snprintf(line, sizeof(line), "channel %u", ch);
+	helper_send(m, line, fd);
 	close(fd);
-	r->p += n;
-	r->left = 0;
 	return 0;
 }
 
 /* ---- requests and results ---- */
 
 #define AUTO_REQID 0	/* the load balancer's requests; a user's count up from 1 */
+#define REQUEST_TIMEOUT_MS (MIG_START_MS + MIG_DUMP_MS + MIG_FROZEN_MS + MIG_PAGES_MS)
 static uint32_t next_req;
 
 struct request {
@@ -1008,8 +984,7 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 		send_result(origin, reqid, code, msg, 0, 0, "");
 		return;
 	}
-	j->migrating = 1;	/* stdin waits until the job has landed */
-	snprintf(j->moving_from, sizeof(j->moving_from), "%s", j->node);
+	home_move_start(j, target);
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_MIG_REQ);
@@ -1021,7 +996,12 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	mw_u32(&w, 0);
 	mw_frame_end(&w);
 	/* marked "from home" by sending it from here; the runner trusts only that */
-	node_send(j->node, &w);
+	if (node_send(j->node, &w) < 0) {
+		home_move_aborted(j);
+		snprintf(msg, sizeof(msg), "%s: the node it runs on (%s) is not reachable", gpid,
+			 j->node);
+		send_result(origin, reqid, -EHOSTDOWN, msg, 0, 0, "");
+	}
 	mw_free(&w);
 }
 
@@ -1049,7 +1029,7 @@ unsigned migrate_incoming(void)
 {
 	unsigned n = 0;
 	for (struct migration *m = migrations; m; m = m->next)
-		n += m->role == ROLE_DEST;
+		n += m->role == MIG_DEST && !m->finished;
 	return n;
 }
 
@@ -1067,8 +1047,7 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 	r->client = client;
 	r->next = requests;
 	requests = r;
-	r->timer = loop_timer_add(FREEZE_TIMEOUT_MS + PAGES_TIMEOUT_MS + 10000, 0, request_timeout,
-				  (void *)(uintptr_t)r->id);
+	r->timer = loop_timer_add(REQUEST_TIMEOUT_MS, 0, request_timeout, (void *)(uintptr_t)r->id);
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_MIG_REQ);
@@ -1088,7 +1067,7 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 	mw_free(&w);
 }
 
-static void result_in(struct mr *r)
+static int result_in(struct mr *r)
 {
 	char msg[MIGR_ERRMSG_MAX + 1], node[MIGR_NAME_MAX + 1];
 	uint32_t id = mr_u32(r);
@@ -1097,14 +1076,14 @@ static void result_in(struct mr *r)
 	uint32_t freeze = mr_u32(r), total = mr_u32(r);
 	mr_str(r, node, MIGR_NAME_MAX);
 	if (mr_end(r) < 0)
-		return;
+		return MIGR_EPROTO;
 	if (id == AUTO_REQID) {
 		balance_move_result(code, msg, node, freeze, total);
-		return;
+		return 0;
 	}
 	struct request *req = request_take(id);
 	if (!req)
-		return;
+		return 0;
 	if (code < 0) {
 		control_error(req->client, code, "%s", msg);
 	} else {
@@ -1119,154 +1098,173 @@ static void result_in(struct mr *r)
 		mw_free(&w);
 	}
 	free(req);
+	return 0;
 }
 
 /* ---- dispatch ---- */
 
+static int request_in(const char *from, struct mr *r)
+{
+	char origin[MIGR_NAME_MAX + 1], gpid[MIGR_GPID_MAX + 1], dest[MIGR_NAME_MAX + 1];
+	char home[MIGR_NAME_MAX + 1];
+	uint32_t reqid = mr_u32(r);
+	mr_str(r, origin, MIGR_NAME_MAX);
+	mr_str(r, gpid, MIGR_GPID_MAX);
+	mr_str(r, dest, MIGR_NAME_MAX);
+	uint8_t mode = mr_u8(r);
+	uint32_t uid = mr_u32(r);
+	int automatic = !!(mode & MODE_AUTO);
+	mode &= (uint8_t)~MODE_AUTO;
+	if (mr_end(r) < 0 || mode > MODE_COPY || migr_gpid_home(gpid, home) < 0 ||
+	    !migr_name_valid(origin))
+		return MIGR_EPROTO;
+	struct job *j = job_find(gpid);
+	/* the home checks first; it then sends the request on, from itself */
+	if (is_self(home) && !(j && j->migrating && !strcmp(from, home)))
+		home_request(origin, reqid, gpid, dest, mode, automatic, uid);
+	else if (!strcmp(from, home))
+		src_request(origin, reqid, gpid, dest, mode, automatic);
+	else
+		return MIGR_EPROTO;
+	return 0;
+}
+
+/* The home's part of the messages about a move: where the job's output comes from. */
+static void home_message(const char *from, uint8_t type, const char *gpid)
+{
+	struct job *j = job_find(gpid);
+	if (!j || !j->at_home || !j->migrating)
+		return;
+	if (type == MSG_MIG_RESTORED && !strcmp(from, j->moving_to))
+		home_move_restored(j, from);
+	else if (type == MSG_MIG_DONE && (!strcmp(from, j->moving_to) ||
+					  !strcmp(from, j->moving_from)))
+		home_move_done(j);
+	else if (type == MSG_MIG_ABORT && (!strcmp(from, j->moving_to) ||
+					   !strcmp(from, j->moving_from)))
+		home_move_aborted(j);
+}
+
 int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n)
 {
 	struct mr r;
-	char gpid[MIGR_GPID_MAX + 1], text[MIGR_ERRMSG_MAX + 1];
+	char gpid[MIGR_GPID_MAX + 1], text[MIGR_ERRMSG_MAX + 1] = "";
 	mr_init(&r, p, n);
 	switch (type) {
-	case MSG_MIG_REQ: {
-		char origin[MIGR_NAME_MAX + 1], dest[MIGR_NAME_MAX + 1];
-		uint32_t reqid = mr_u32(&r);
-		mr_str(&r, origin, MIGR_NAME_MAX);
-		mr_str(&r, gpid, MIGR_GPID_MAX);
-		mr_str(&r, dest, MIGR_NAME_MAX);
-		uint8_t mode = mr_u8(&r);
-		uint32_t uid = mr_u32(&r);
-		int automatic = !!(mode & MODE_AUTO);
-		mode &= (uint8_t)~MODE_AUTO;
-		if (mr_end(&r) < 0 || mode > MODE_COPY)
-			return MIGR_EPROTO;
-		char home[MIGR_NAME_MAX + 1];
-		if (migr_gpid_home(gpid, home) < 0)
-			return MIGR_EPROTO;
-		struct job *j = job_find(gpid);
-		/* the home checks first; it then sends the request on, from itself */
-		if (is_self(home) && !(j && j->migrating && !strcmp(from, home)))
-			home_request(origin, reqid, gpid, dest, mode, automatic, uid);
-		else if (!strcmp(from, home))
-			src_request(origin, reqid, gpid, dest, mode, automatic);
-		else
-			return MIGR_EPROTO;
-		return 0;
-	}
+	case MSG_MIG_REQ:
+		return request_in(from, &r);
 	case MSG_MIG_RESULT:
-		result_in(&r);
-		return 0;
+		return result_in(&r);
 	case MSG_MIG_OFFER:
-		dst_offer(from, &r);
-		return 0;
+		return dst_offer(from, &r);
 	default:
 		break;
 	}
-
 	mr_str(&r, gpid, MIGR_GPID_MAX);
-	if (r.bad)
-		return MIGR_EPROTO;
-	struct migration *src = mig_find(gpid, ROLE_SOURCE), *dst = mig_find(gpid, ROLE_DEST);
-	struct job *j = job_find(gpid);
+	uint64_t id = mr_u64(&r);
+	uint8_t key[BULK_KEY_BYTES];
+	uint32_t pid = 0;
 	switch (type) {
 	case MSG_MIG_ACCEPT:
-		if (src && !strcmp(from, src->dest) && !src->dump)
-			src_start_dump(src);
-		return 0;
+		mr_bytes(&r, key, sizeof(key));
+		break;
 	case MSG_MIG_REFUSE:
-		mr_str(&r, text, MIGR_ERRMSG_MAX);
-		if (src && !strcmp(from, src->dest))
-			src_fail(src, text);
-		return 0;
-	case MSG_MIG_IMAGE:
-		return dst && !strcmp(from, dst->source) ? dst_image(dst, &r) : 0;
-	case MSG_MIG_IMAGES_DONE:
-		if (dst && !strcmp(from, dst->source))
-			dst_images_done(dst);
-		return 0;
-	case MSG_MIG_PAGES: {
-		struct migration *m = src && !strcmp(from, src->dest)	 ? src
-				      : dst && !strcmp(from, dst->source) ? dst
-									  : NULL;
-		uint32_t len = mr_u32(&r);
-		if (r.bad || len != r.left)
-			return MIGR_EPROTO;
-		if (!m || m->ps_fd < 0)
-			return 0;
-		if (len == 0) {	/* the other criu closed: so does ours */
-			shutdown(m->ps_fd, SHUT_WR);
-			return 0;
-		}
-		mw_bytes(&m->ps_out, r.p, len);
-		loop_mod(m->ps_fd, EPOLLIN | EPOLLOUT);
-		return 0;
-	}
-	case MSG_MIG_RESTORED: {
-		uint32_t pid = mr_u32(&r);
-		(void)pid;
-		if (src && !strcmp(from, src->dest)) {
-			src->restored = 1;
-			src->job->frozen = 2;	/* mps lists it where it runs now */
-			src->t_restored = loop_now();
-			mig_set_timer(src, PAGES_TIMEOUT_MS + 10000, src_timeout);
-			if (src->mode == MODE_COPY)
-				src_commit(src);
-		}
-		/* at home: the job's output now comes from there; stdin waits for COMMIT */
-		if (j && j->at_home && j->migrating) {
-			snprintf(j->node, sizeof(j->node), "%s", from);
-			j->moves++;
-		}
-		return 0;
-	}
-	case MSG_MIG_DUMPED:
-		mr_str(&r, text, MIGR_ERRMSG_MAX);
-		if (dst && !strcmp(from, dst->source)) {
-			dst->dumped_ok = !strcmp(text, "ok");
-			if (dst->dumped_ok)
-				dst_try_commit(dst);
-			else
-				dst_fail(dst, "criu dump on the source failed");
-		}
-		return 0;
-	case MSG_MIG_COMMIT:
-		if (src && !strcmp(from, src->dest))
-			src_commit(src);
-		if (j && j->at_home && j->migrating) {
-			j->migrating = 0;
-			home_pump_stdin(j);
-		}
-		return 0;
 	case MSG_MIG_ABORT:
 		mr_str(&r, text, MIGR_ERRMSG_MAX);
-		if (src && !strcmp(from, src->dest))
-			src_fail(src, text);
-		else if (dst && !strcmp(from, dst->source))
-			dst_fail(dst, text);
-		if (j && j->at_home && j->migrating) {
-			snprintf(j->node, sizeof(j->node), "%s", j->moving_from);
-			j->migrating = 0;
-			home_pump_stdin(j);
-		}
-		return 0;
+		break;
+	case MSG_MIG_RESTORED:
+		pid = mr_u32(&r);
+		break;
+	case MSG_MIG_DONE:
+	case MSG_MIG_QUERY:
+		break;
 	default:
 		return MIGR_EPROTO;
 	}
+	if (mr_end(&r) < 0)
+		return MIGR_EPROTO;
+	(void)pid;
+	struct migration *src = mig_find(gpid, id, MIG_SOURCE);
+	struct migration *dst = mig_find(gpid, id, MIG_DEST);
+	if (src && strcmp(from, src->dest))
+		src = NULL;	/* only the destination speaks for the destination */
+	if (dst && strcmp(from, dst->source))
+		dst = NULL;
+	switch (type) {
+	case MSG_MIG_ACCEPT:
+		if (src) {
+			memcpy(src->key, key, sizeof(key));
+			src->why[0] = '\0';
+			mig_event(src, EV_ACCEPTED, NULL);
+		}
+		sodium_memzero(key, sizeof(key));
+		break;
+	case MSG_MIG_REFUSE:
+		if (src) {
+			src->why[0] = '\0';
+			mig_event(src, EV_REFUSED, text);
+		}
+		break;
+	case MSG_MIG_RESTORED:
+		if (src && !src->t_restored)
+			src->t_restored = loop_now();
+		if (src)
+			mig_event(src, EV_RESTORED, NULL);
+		home_message(from, type, gpid);
+		break;
+	case MSG_MIG_DONE:
+		if (src)
+			mig_event(src, EV_DONE, NULL);
+		home_message(from, type, gpid);
+		break;
+	case MSG_MIG_ABORT:
+		if (src)
+			mig_event(src, EV_ABORTED, text[0] ? text : "the destination gave up");
+		if (dst)
+			mig_event(dst, EV_PEER_DEAD, text);	/* its helper is told to give up */
+		home_message(from, type, gpid);
+		break;
+	case MSG_MIG_QUERY:
+		if (dst) {
+			mig_event(dst, EV_QUERY, NULL);
+		} else {
+			/* a move this node never heard of, or forgot: nothing of it runs here */
+			struct migration tmp = { .id = id };
+			snprintf(tmp.gpid, sizeof(tmp.gpid), "%s", gpid);
+			send_text(from, MSG_MIG_ABORT, &tmp, "the destination knows no such move");
+		}
+		break;
+	}
+	return 0;
 }
 
 int migrate_reaped(pid_t pid, int status)
 {
-	return criu_reaped(pid, status);
+	for (struct migration *m = migrations; m; m = m->next)
+		if (m->helper == pid) {
+			m->helper = 0;
+			if (m->ctl < 0 && !m->last_word && !m->finished)
+				mig_event(m, EV_HELPER_GONE, "its helper died");
+			return 1;
+		}
+	for (size_t i = 0; i < sizeof(orphans) / sizeof(orphans[0]); i++)
+		if (orphans[i] == pid) {
+			orphans[i] = 0;
+			return 1;
+		}
+	return 0;
 }
 
 void migrate_node_down(const char *node)
 {
-	for (struct migration *m = migrations, *next; m; m = next) {
-		next = m->next;
-		if (m->role == ROLE_SOURCE && !strcmp(m->dest, node))
-			src_fail(m, "the destination went down");
-		else if (m->role == ROLE_DEST && !strcmp(m->source, node))
-			dst_fail(m, "the source went down");
+	for (struct migration *m = migrations; m; m = m->next) {
+		if (m->finished)
+			continue;
+		if ((m->role == MIG_SOURCE && !strcmp(m->dest, node)) ||
+		    (m->role == MIG_DEST && !strcmp(m->source, node))) {
+			char why[96];
+			snprintf(why, sizeof(why), "%s went down", node);
+			mig_event(m, EV_PEER_DEAD, why);
+		}
 	}
 }

@@ -23,6 +23,9 @@ extern struct migrd migrd;
 
 /* A frame from an authenticated peer; a negative return closes its connection. */
 int migrd_peer_message(const char *peer, uint8_t type, const uint8_t *p, size_t n);
+/* A peer opened a move channel to us (MSG_BULK_ATTACH's payload): 0 if a move took fd,
+ * -1 if none wants it (the caller closes it). */
+int migrd_bulk_attach(const char *peer, const uint8_t *p, size_t n, int fd);
 /* Starts a clean shutdown (SIGTERM, mctl leave). */
 void migrd_shutdown(const char *why);
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,13 @@ struct peer {
 	size_t incap;		/* room in `in`: small until authenticated */
 	int preauth;		/* inbound, not yet authenticated: counts against PREAUTH_MAX */
 	int dead;		/* closed; freed at the end of the loop round */
+	/* a move's channel (bulk.h): authenticated here, then handed to the move */
+	int bulk;		/* outbound: made for a move, never used for frames */
+	int frames;		/* frames received since the handshake */
+	peers_bulk_cb bulk_cb;
+	void *bulk_arg;
+	uint8_t *attach;	/* inbound: an attach request, handled once parsed */
+	size_t attach_len;
 	uint64_t opened_at, heard_at;
 	struct peer *next;
 };
@@ -98,6 +106,7 @@ static void peers_free_dead(void *arg)
 		dead_peers = p->next;
 		migr_auth_clear(&p->auth);
 		free(p->in);
+		free(p->attach);
 		mw_free(&p->out);
 		mw_free(&p->pending);
 		free(p);
@@ -114,10 +123,17 @@ static void peer_close(struct peer *p, const char *why)
 		log_refusal(&refused.handshake, "%s: %s", p->label, why);
 	else if (why)
 		log_warnx("%s: %s", p->label, why);
-	loop_del(p->fd);
-	close(p->fd);
+	if (p->fd >= 0) {
+		loop_del(p->fd);
+		close(p->fd);
+	}
 	p->fd = -1;
 	p->dead = 1;
+	if (p->bulk_cb) {	/* a move's channel that never got through */
+		peers_bulk_cb cb = p->bulk_cb;
+		p->bulk_cb = NULL;
+		cb(p->bulk_arg, -1);
+	}
 	for (struct peer **pp = &peers; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
@@ -133,6 +149,44 @@ static void peer_close(struct peer *p, const char *why)
 		free_scheduled = 1;
 		loop_timer_add(0, 0, peers_free_dead, NULL);
 	}
+}
+
+/* Takes the connection out of our hands without closing it: a move's helper talks on it
+ * from now on. The peer's memory waits for the end of the loop round, as a closed one's. */
+static int peer_detach(struct peer *p)
+{
+	int fd = p->fd;
+	loop_del(fd);
+	p->fd = -1;
+	p->bulk_cb = NULL;
+	peer_close(p, NULL);
+	return fd;
+}
+
+/* Outbound move channel: everything queued (the attach request) is written, then the
+ * descriptor goes to the move. */
+static void bulk_hand_over(struct peer *p)
+{
+	for (int tries = 0; p->out.len && tries < 100; tries++) {
+		ssize_t n = send(p->fd, p->out.buf, p->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (n > 0) {
+			memmove(p->out.buf, p->out.buf + n, p->out.len - (size_t)n);
+			p->out.len -= (size_t)n;
+		} else {
+			struct pollfd w = { .fd = p->fd, .events = POLLOUT };
+			poll(&w, 1, 10);
+		}
+	}
+	if (p->out.len) {
+		peer_close(p, "move channel: the attach request would not go out");
+		return;
+	}
+	peers_bulk_cb cb = p->bulk_cb;
+	void *arg = p->bulk_arg;
+	int fd = peer_detach(p);
+	cb(arg, fd);
 }
 
 static void want_write(struct peer *p)
@@ -202,10 +256,26 @@ static int handle_frame(struct peer *p, const uint8_t *f, size_t n)
 			peer_label(p);
 			log_debug("%s: authenticated", p->label);
 			flush_pending(p);
+			if (p->bulk) {
+				bulk_hand_over(p);
+				return -1;	/* no longer ours to parse */
+			}
 		}
 		want_write(p);
 		return 0;
 	}
+	if (h.type == MSG_BULK_ATTACH) {
+		/* only as the first frame of a connection someone opened to us */
+		if (p->outbound || p->frames++ != 0) {
+			peer_close(p, "a move channel request out of place");
+			return -1;
+		}
+		p->attach = xmalloc(h.len + 1);
+		memcpy(p->attach, f + MIGR_FRAME_HDR, h.len);
+		p->attach_len = h.len;
+		return 0;
+	}
+	p->frames++;
 	if (h.type == MSG_HELLO || h.type == MSG_HELLO_ACK || h.type == MSG_AUTH) {
 		peer_close(p, "handshake message after the handshake");
 		return -1;
@@ -266,6 +336,23 @@ static int parse_input(struct peer *p)
 			}
 			if (handle_frame(p, plain, (size_t)n) < 0)
 				return -1;
+			if (p->attach) {
+				/* nothing may follow until the move's helper speaks */
+				if (p->inlen != at) {
+					peer_close(p, "data after a move channel request");
+					return -1;
+				}
+				char from[MIGR_NAME_MAX + 1];
+				snprintf(from, sizeof(from), "%s", p->auth.peer);
+				uint8_t *req = p->attach;
+				size_t len = p->attach_len;
+				p->attach = NULL;
+				int fd = peer_detach(p);
+				if (migrd_bulk_attach(from, req, len, fd) < 0)
+					close(fd);
+				free(req);
+				return -1;
+			}
 		}
 	}
 	memmove(p->in, p->in + at, p->inlen - at);
@@ -404,7 +491,7 @@ void peers_send(const char *addr, uint16_t port, const struct mw *frame)
 		return;
 	}
 	for (p = peers; p; p = p->next)
-		if (p->outbound && p->port == port && !strcmp(p->addr, addr))
+		if (p->outbound && !p->bulk && p->port == port && !strcmp(p->addr, addr))
 			break;
 	if (!p && !(p = peer_connect(addr, port)))
 		return;
@@ -534,7 +621,7 @@ void peers_init(void)
 size_t peers_pending(const char *addr, uint16_t port)
 {
 	for (struct peer *p = peers; p; p = p->next)
-		if (p->outbound && p->port == port && !strcmp(p->addr, addr))
+		if (p->outbound && !p->bulk && p->port == port && !strcmp(p->addr, addr))
 			return p->out.len + p->pending.len;
 	return 0;
 }
@@ -543,7 +630,7 @@ unsigned peers_connected(void)
 {
 	unsigned n = 0;
 	for (struct peer *p = peers; p; p = p->next)
-		n += p->auth.state == AUTH_READY;
+		n += p->auth.state == AUTH_READY && !p->bulk;
 	return n;
 }
 
@@ -562,4 +649,19 @@ void peers_close_all(void)
 		close(listen_fd);
 		listen_fd = -1;
 	}
+}
+
+int peers_bulk_open(const char *addr, uint16_t port, const struct mw *attach, peers_bulk_cb cb,
+		    void *arg)
+{
+	if (attach->len > MIGR_FRAME_HDR + MIGR_FRAME_MAX)
+		return -1;
+	struct peer *p = peer_connect(addr, port);
+	if (!p)
+		return -1;
+	p->bulk = 1;
+	p->bulk_cb = cb;
+	p->bulk_arg = arg;
+	mw_bytes(&p->pending, attach->buf, attach->len);
+	return 0;
 }

@@ -22,4 +22,11 @@ unsigned peers_connected(void);
 size_t peers_pending(const char *addr, uint16_t port);
 void peers_close_all(void);
 
+/* A move's own channel (bulk.h): a new connection to addr:port, authenticated as any other,
+ * whose first frame is attach (MSG_BULK_ATTACH); then cb gets its descriptor, detached from
+ * the loop, or -1 if it could not be made. */
+typedef void (*peers_bulk_cb)(void *arg, int fd);
+int peers_bulk_open(const char *addr, uint16_t port, const struct mw *attach, peers_bulk_cb cb,
+		    void *arg);
+
 #endif

@@ -1,0 +1,70 @@
+/* mover.h: migr-move, the helper that carries one move, one at each end.
+ *
+ *   migr-move send ...   at the source: dumps the job (criu), sends its images, serves its
+ *                        memory from the frozen tasks, and ends them once the destination
+ *                        holds every page
+ *   migr-move recv ...   at the destination: takes the images, restores the job (criu),
+ *                        and fills its memory through userfaultfd: faults first, the rest
+ *                        in the background
+ *
+ * Each is started by its node's migrd with a SOCK_SEQPACKET control socket on fd 3, over
+ * which migrd sends the move's key and the two channels (bulk.h) and the helper reports,
+ * one line per packet: "frozen", "restored PID", "done", "aborted WHY", "failed WHY". A
+ * helper lives on if its migrd dies: the source's finishes the move (the job is frozen, its
+ * future is at the destination); the destination's gives up and kills its copy (the job's
+ * output pipes died with migrd), which lets the source resume. Each writes its outcome into
+ * the move's record (move.rec in its directory) for a migrd that comes back. */
+#ifndef MIGR_MOVER_H
+#define MIGR_MOVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bulk.h"
+
+#define MOVER_CTL_FD 3
+#define MOVER_IMAGE_CHUNK (256 * 1024)
+#define MOVER_PAGES_CHUNK 64		/* pages per background frame (256 KiB) */
+#define MOVER_IDLE_MS 10000		/* a channel silent this long is taken as broken */
+#define MOVER_START_MS 10000		/* key and channels must come within this */
+
+/* Exit codes, for a migrd that sees the helper end without its last report. */
+enum {
+	MOVER_EXIT_DONE = 0,
+	MOVER_EXIT_ABORTED = 1,		/* the move is off; the source copy lives */
+	MOVER_EXIT_DOUBT = 3,		/* source: the link broke after the images left */
+	MOVER_EXIT_USAGE = 2,
+};
+
+struct mover_opts {
+	const char *gpid, *dir, *criu;
+	int mode_copy;
+	pid_t pid;			/* send: the job's init */
+	const char *inherit[3];		/* recv: --inherit-fd specs for the job's stdio */
+	unsigned pause_restore_ms;	/* recv: test-pause before-restore */
+	int verbose;
+};
+
+/* Both ends. */
+int mover_send(const struct mover_opts *o);
+int mover_recv(const struct mover_opts *o);
+
+/* The control socket: a line to migrd (dropped if migrd is gone), and the start-up: the key
+ * and the two channels' descriptors, within MOVER_START_MS. */
+void mover_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int mover_ctl_alive(void);
+int mover_receive_start(uint8_t key[BULK_KEY_BYTES], int fds[2]);
+/* The move's record in dir: one line, the latest outcome, for a migrd that restarts. */
+void mover_record(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Process trees: the processes of a job, found from its init through /proc. */
+size_t mover_tree(pid_t init, pid_t *out, size_t max);
+/* Signals every process of the tree (SIGCONT to resume a stopped job, SIGKILL to end it). */
+void mover_signal_tree(pid_t init, int sig);
+/* A process's pid in the innermost PID namespace (NSpid), or -1. */
+pid_t mover_vpid(pid_t host);
+
+uint64_t mover_now_ms(void);
+
+#endif
