@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "bulk.h"
 #include "xmalloc.h"
 
@@ -25,28 +27,30 @@ static void derive(uint8_t out[32], const uint8_t key[BULK_KEY_BYTES], int chann
 int bulk_init(struct bulk_chan *c, int fd, const uint8_t key[BULK_KEY_BYTES], int channel,
 	      int is_source)
 {
+	uint8_t tx_key[32], rx_key[32];
 	memset(c, 0, sizeof(*c));
 	if (sodium_init() < 0)
 		return -1;
 	c->fd = fd;
-	c->aes = crypto_aead_aes256gcm_is_available();
-	derive(c->tx_key, key, channel, is_source ? "s2d" : "d2s");
-	derive(c->rx_key, key, channel, is_source ? "d2s" : "s2d");
-	if (c->aes) {
-		crypto_aead_aes256gcm_beforenm(&c->tx_aes, c->tx_key);
-		crypto_aead_aes256gcm_beforenm(&c->rx_aes, c->rx_key);
-	}
+	derive(tx_key, key, channel, is_source ? "s2d" : "d2s");
+	derive(rx_key, key, channel, is_source ? "d2s" : "s2d");
+	c->tx = EVP_CIPHER_CTX_new();
+	c->rx = EVP_CIPHER_CTX_new();
+	int ok = c->tx && c->rx &&
+		 EVP_EncryptInit_ex(c->tx, EVP_aes_256_gcm(), NULL, tx_key, NULL) == 1 &&
+		 EVP_DecryptInit_ex(c->rx, EVP_aes_256_gcm(), NULL, rx_key, NULL) == 1;
+	sodium_memzero(tx_key, sizeof(tx_key));
+	sodium_memzero(rx_key, sizeof(rx_key));
 	c->in_cap = 4 + SEALED_MAX;
 	c->in = xmalloc(c->in_cap);
-	return 0;
+	return ok ? 0 : -1;
 }
 
 void bulk_free(struct bulk_chan *c)
 {
-	sodium_memzero(c->tx_key, sizeof(c->tx_key));
-	sodium_memzero(c->rx_key, sizeof(c->rx_key));
-	sodium_memzero(&c->tx_aes, sizeof(c->tx_aes));
-	sodium_memzero(&c->rx_aes, sizeof(c->rx_aes));
+	EVP_CIPHER_CTX_free(c->tx);	/* clears the keys too */
+	EVP_CIPHER_CTX_free(c->rx);
+	c->tx = c->rx = NULL;
 	free(c->out);
 	free(c->in);
 	c->out = c->in = NULL;
@@ -98,14 +102,13 @@ void bulk_seal(struct bulk_chan *c)
 	f[1] = (uint8_t)(sealed >> 8);
 	f[2] = (uint8_t)(sealed >> 16);
 	f[3] = (uint8_t)(sealed >> 24);
-	if (c->aes)
-		crypto_aead_aes256gcm_encrypt_detached_afternm(f + 4, f + 4 + plain, NULL, f + 4,
-							       plain, NULL, 0, NULL, nonce,
-							       &c->tx_aes);
-	else
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(f + 4, f + 4 + plain, NULL, f + 4,
-								   plain, NULL, 0, NULL, nonce,
-								   c->tx_key);
+	/* in place: the 96-bit IV is the frame's number on this channel and direction */
+	int len;
+	if (EVP_EncryptInit_ex(c->tx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_EncryptUpdate(c->tx, f + 4, &len, f + 4, (int)plain) != 1 ||
+	    EVP_EncryptFinal_ex(c->tx, f + 4 + len, &len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c->tx, EVP_CTRL_GCM_GET_TAG, BULK_TAG, f + 4 + plain) != 1)
+		abort();	/* cannot happen with a keyed context; never send in the clear */
 	c->bytes_out += plain;
 }
 
@@ -177,10 +180,13 @@ int bulk_next(struct bulk_chan *c, uint8_t *type, uint8_t **payload, size_t *len
 	size_t plain = sealed - BULK_TAG;
 	uint8_t nonce[12];
 	nonce_of(nonce, c->rx_n);
-	int r = c->aes ? crypto_aead_aes256gcm_decrypt_detached_afternm(
-				 f + 4, NULL, f + 4, plain, f + 4 + plain, NULL, 0, nonce, &c->rx_aes)
-		       : crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-				 f + 4, NULL, f + 4, plain, f + 4 + plain, NULL, 0, nonce, c->rx_key);
+	int n, r = EVP_DecryptInit_ex(c->rx, NULL, NULL, NULL, nonce) == 1 &&
+			   EVP_DecryptUpdate(c->rx, f + 4, &n, f + 4, (int)plain) == 1 &&
+			   EVP_CIPHER_CTX_ctrl(c->rx, EVP_CTRL_GCM_SET_TAG, BULK_TAG,
+					       f + 4 + plain) == 1 &&
+			   EVP_DecryptFinal_ex(c->rx, f + 4 + n, &n) == 1
+		    ? 0
+		    : -1;
 	if (r != 0)
 		return -1;
 	c->rx_n++;
@@ -191,11 +197,26 @@ int bulk_next(struct bulk_chan *c, uint8_t *type, uint8_t **payload, size_t *len
 	*len = plain - 1;
 	return 1;
 need_more:
-	/* the frame at hand must fit from the front of the buffer */
-	if (c->in_off && c->in_off + 4 + SEALED_MAX > c->in_cap) {
-		memmove(c->in, c->in + c->in_off, have);
-		c->in_len = have;
-		c->in_off = 0;
+	/* the rest of the frame at hand must fit behind it: slide it to the front if not
+	 * (seldom: only when the frame would run past the end of the buffer) */
+	if (c->in_off) {
+		size_t want = have < 4 ? 4 : 4 + ((size_t)f[0] | (size_t)f[1] << 8 |
+						 (size_t)f[2] << 16 | (size_t)f[3] << 24);
+		if (c->in_off + want > c->in_cap) {
+			memmove(c->in, c->in + c->in_off, have);
+			c->in_len = have;
+			c->in_off = 0;
+		}
 	}
 	return 0;
+}
+
+int bulk_has_frame(const struct bulk_chan *c)
+{
+	size_t have = c->in_len - c->in_off;
+	const uint8_t *f = c->in + c->in_off;
+	if (have < 4)
+		return 0;
+	size_t sealed = (size_t)f[0] | (size_t)f[1] << 8 | (size_t)f[2] << 16 | (size_t)f[3] << 24;
+	return have >= 4 + sealed;
 }

@@ -5,10 +5,10 @@
  *
  * Each channel is a TCP connection the two migrds opened and authenticated with the cluster
  * key (peers.c) and then handed to their helpers. From there frames are sealed with
- * AES-256-GCM (ChaCha20-Poly1305 where the CPU lacks AES-NI) under a key of the move's own,
- * which the destination drew and sent over the peer link: one key per channel and
- * direction, a counter as the nonce, so frames cannot be read, forged, replayed, reordered
- * or moved to the other channel. Frames are encrypted in place in the send buffer and
+ * AES-256-GCM (OpenSSL's: 2-2.75 GB/s a core here, twice libsodium's) under a key of the
+ * move's own, which the destination drew and sent over the peer link: one key per channel
+ * and direction, a counter as the nonce, so frames cannot be read, forged, replayed,
+ * reordered or moved to the other channel. Frames are encrypted in place in the send buffer and
  * decrypted in place in the receive buffer: page contents are copied once on each side
  * (read into the buffer, copied out of it into the process). */
 #ifndef MIGR_BULK_H
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sodium.h>
+#include <openssl/evp.h>
 
 #define BULK_KEY_BYTES 32
 #define BULK_FRAME_MAX (1024 * 1024 + 64)	/* plaintext of one frame */
@@ -40,9 +40,7 @@ enum bulk_type {
 
 struct bulk_chan {
 	int fd;
-	int aes;			/* AES-256-GCM, else ChaCha20-Poly1305 (IETF) */
-	crypto_aead_aes256gcm_state tx_aes, rx_aes;
-	uint8_t tx_key[32], rx_key[32];
+	EVP_CIPHER_CTX *tx, *rx;	/* AES-256-GCM, each keyed for one direction */
 	uint64_t tx_n, rx_n;		/* nonces: frames sent, received */
 	uint8_t *out;			/* sealed frames not yet written: [off, len) */
 	size_t out_off, out_len, out_cap;
@@ -74,5 +72,7 @@ int bulk_fill(struct bulk_chan *c);
 /* The next whole frame, opened in place: 1 (type, payload, len set; valid until the next
  * call), 0 if none is complete yet, -1 if a frame fails authentication or is malformed. */
 int bulk_next(struct bulk_chan *c, uint8_t *type, uint8_t **payload, size_t *len);
+/* A whole frame waits in the receive buffer (bulk_next would return one). */
+int bulk_has_frame(const struct bulk_chan *c);
 
 #endif

@@ -31,6 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "criu.h"
 #include "log.h"
 #include "mover.h"
@@ -563,7 +565,7 @@ static int fill(struct receiver *r)
 			return -1;
 		}
 		/* data frames already read make no event: do not sleep while some wait */
-		int buffered = r->ch[BULK_DATA].in_len > r->ch[BULK_DATA].in_off;
+		int buffered = bulk_has_frame(&r->ch[BULK_DATA]);
 		struct epoll_event evs[64];
 		int n = epoll_wait(r->ep, evs, 64, buffered ? 0 : 200);
 		int data_ready = buffered;

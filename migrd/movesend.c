@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "criu.h"
 #include "log.h"
 #include "mover.h"
@@ -526,7 +528,10 @@ static enum outcome serve(struct sender *s, char *why, size_t whylen)
 			{ .fd = s->ch[1].fd, .events = POLLIN | (bulk_unsent(&s->ch[1]) ? POLLOUT : 0) },
 			{ .fd = mover_ctl_alive() ? MOVER_CTL_FD : -1, .events = POLLIN },
 		};
-		if (poll(p, 3, 200) < 0)
+		/* more to push and room for it: do not sleep */
+		int more = s->go && !asked_abort && unsent_total(s) &&
+			   bulk_unsent(&s->ch[BULK_DATA]) < PUSH_AHEAD;
+		if (poll(p, 3, more ? 0 : 200) < 0)
 			continue;
 		/* faults first: a waiting thread must not wait behind bulk data */
 		for (int i = BULK_FAULTS; i >= BULK_DATA; i--) {
