@@ -261,7 +261,8 @@ int migr_config_load(const char *path, struct migr_config *c, char *err, size_t 
 	/* getline, not fgets: it reports the true length, so a NUL byte cannot hide the rest of a line */
 	while (r == 0 && (len = getline(&buf, &cap, f)) >= 0) {
 		p.line++;
-		if (len > LINE_MAX_LEN) {
+		/* the newline does not count: a line printed back (migrd -n) loads again */
+		if (len > LINE_MAX_LEN + (len && buf[len - 1] == '\n')) {
 			r = bad(&p, "line longer than %d bytes", LINE_MAX_LEN);
 			break;
 		}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -81,6 +82,8 @@ pid_t criu_spawn(const char *criu, const struct criu_argv *a, const int *keep, i
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* a criu whose helper died is of no use, and a dump killed resumes its job */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* the kept descriptors go above everything, then down to 3.. */
 	int moved[8];
 	for (int i = 0; i < nkeep && i < 8; i++)

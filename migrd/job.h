@@ -57,6 +57,8 @@ struct job {
 	int migrating;		/* a move is under way: stdin waits */
 	char moving_from[MIGR_NAME_MAX + 1];	/* where it lives on if the move fails */
 	char moving_to[MIGR_NAME_MAX + 1];
+	char move_origin[MIGR_NAME_MAX + 1];	/* who asked for the move under way */
+	uint32_t move_reqid;
 	int exit_known, exit_status;
 	struct loop_timer *start_timer;
 
@@ -99,7 +101,7 @@ struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32
 void job_move_landed(struct job *j);	/* every page in: it is a job like any here */
 void job_vanished(struct job *j);	/* its copy here was killed: no end to report */
 /* home */
-void home_move_start(struct job *j, const char *to);
+void home_move_start(struct job *j, const char *to, const char *origin, uint32_t reqid);
 void home_move_restored(struct job *j, const char *where);
 void home_move_done(struct job *j);
 void home_move_aborted(struct job *j);

@@ -773,7 +773,9 @@ void jobs_node_down(const char *node)
 			runner_orphan(j);
 	for (struct job *j = jobs, *next; j; j = next) {
 		next = j->next;
-		if (!j->at_home || strcmp(j->node, node) || j->exit_known)
+		/* a job being moved lives where the move says (the source resumes it when its
+		 * destination goes down mid-move) */
+		if (!j->at_home || strcmp(j->node, node) || j->exit_known || j->migrating)
 			continue;
 		log_warnx("%s: lost: node %s is down", j->gpid, node);
 		if (!j->started) {
@@ -1482,9 +1484,11 @@ void job_vanished(struct job *j)
 	job_maybe_free(j);
 }
 
-void home_move_start(struct job *j, const char *to)
+void home_move_start(struct job *j, const char *to, const char *origin, uint32_t reqid)
 {
 	j->migrating = 1;	/* stdin waits until the job has landed */
+	snprintf(j->move_origin, sizeof(j->move_origin), "%s", origin);
+	j->move_reqid = reqid;
 	snprintf(j->moving_from, sizeof(j->moving_from), "%s", j->node);
 	snprintf(j->moving_to, sizeof(j->moving_to), "%s", to);
 }

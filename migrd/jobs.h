@@ -41,6 +41,8 @@ size_t jobs_balance_candidates(struct bal_job **out, uint64_t now);
 int migrate_auto(const char *gpid, const char *dest);
 /* Moves under way to this node. */
 unsigned migrate_incoming(void);
+/* At start-up: settles the moves the last migrd here left under way (state dir). */
+void migrate_init(void);
 /* migrd is stopping: jobs here get SIGHUP, as from a terminal hang-up. */
 void jobs_shutdown(void);
 

@@ -335,6 +335,7 @@ int main(int argc, char **argv)
 
 	peers_init();
 	control_init();
+	migrate_init();
 	log_info("%s: listening on %s port %u, incarnation %llu, %g cpus", migrd.conf.node,
 		 migrd.conf.listen.addr, migrd.conf.listen.port,
 		 (unsigned long long)migrd.incarnation, migrd.conf.cpus);

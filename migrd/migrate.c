@@ -43,6 +43,8 @@
 enum { MODE_LAZY = 0, MODE_COPY = 1 };
 #define MODE_AUTO 0x80	/* on the wire with the mode: the load balancer asks, not a user */
 #define MIN_FREE_KB (64 * 1024)
+#define AUTO_REQID 0	/* the load balancer's requests; a user's count up from 1 */
+#define HOME_RESULT_GRACE_MS 2000	/* how long the home's answer waits for the source's */
 #define OUTCOME_KEEP_MS (600 * 1000)	/* a destination remembers how a move ended */
 #define RESUME_AGAIN_MS 2000
 
@@ -59,6 +61,7 @@ struct migration {
 	int mode, automatic;
 	char dir[PATH_MAX + 96];
 	struct job *job;		/* source: the job; destination: once restored */
+	pid_t left_pid;			/* a copy no job record holds (found at restart) */
 	struct loop_timer *timer;
 	/* the helper */
 	pid_t helper;
@@ -205,8 +208,8 @@ static void send_text(const char *to, uint8_t type, const struct migration *m, c
 	send_frame(to, &w);
 }
 
-static void send_result(const char *origin, uint32_t reqid, int code, const char *msg,
-			uint32_t freeze_ms, uint32_t total_ms, const char *node)
+static void send_result_as(const char *origin, uint32_t reqid, int code, const char *msg,
+			   uint32_t freeze_ms, uint32_t total_ms, const char *node, int by_home)
 {
 	struct mw w;
 	char buf[MIGR_ERRMSG_MAX + 1];
@@ -219,9 +222,32 @@ static void send_result(const char *origin, uint32_t reqid, int code, const char
 	mw_u32(&w, freeze_ms);
 	mw_u32(&w, total_ms);
 	mw_str(&w, node);
+	mw_u8(&w, (uint8_t)by_home);
 	mw_frame_end(&w);
 	node_send(origin, &w);
 	mw_free(&w);
+}
+
+static void send_result(const char *origin, uint32_t reqid, int code, const char *msg,
+			uint32_t freeze_ms, uint32_t total_ms, const char *node)
+{
+	send_result_as(origin, reqid, code, msg, freeze_ms, total_ms, node, 0);
+}
+
+/* The home's word on how a move ended, for whoever asked: the source's own answer, with its
+ * times, is preferred; this one stands if the source cannot give it (its migrd died). */
+static void home_result(struct job *j, int ok, const char *why)
+{
+	char msg[MIGR_ERRMSG_MAX + 1];
+	if (!j->migrating || j->move_reqid == AUTO_REQID)
+		return;
+	if (ok)
+		send_result_as(j->move_origin, j->move_reqid, 0, NULL, 0, 0, j->moving_to, 1);
+	else {
+		snprintf(msg, sizeof(msg), "%s: not moved to %s: %s", j->gpid, j->moving_to,
+			 why && *why ? why : "the move failed");
+		send_result_as(j->move_origin, j->move_reqid, -EIO, msg, 0, 0, "", 1);
+	}
 }
 
 /* The home learns of the move from whoever knows first; this node may be the home. */
@@ -231,12 +257,15 @@ static void tell_home(const struct migration *m, uint8_t type, const char *text)
 		struct job *j = job_find(m->gpid);
 		if (!j || !j->at_home)
 			return;
-		if (type == MSG_MIG_RESTORED)
+		if (type == MSG_MIG_RESTORED) {
 			home_move_restored(j, m->dest);
-		else if (type == MSG_MIG_DONE)
+		} else if (type == MSG_MIG_DONE) {
+			home_result(j, 1, NULL);
 			home_move_done(j);
-		else
+		} else {
+			home_result(j, 0, text);
 			home_move_aborted(j);
+		}
 		return;
 	}
 	if (type == MSG_MIG_RESTORED) {
@@ -252,6 +281,21 @@ static void tell_home(const struct migration *m, uint8_t type, const char *text)
 /* ---- the helper ---- */
 
 static void helper_io(int fd, uint32_t events, void *arg);
+
+/* What a migrd that comes back needs to settle the move (migrate_init): who, with whom, which
+ * processes; the helper writes how it went beside it (move.rec). */
+static void write_info(const struct migration *m)
+{
+	char path[PATH_MAX + 128];
+	snprintf(path, sizeof(path), "%s/move.info", m->dir);
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return;
+	fprintf(f, "%s %s %016" PRIx64 " %s %d %d\n", m->role == MIG_SOURCE ? "source" : "dest",
+		m->gpid, m->id, m->role == MIG_SOURCE ? m->dest : m->source,
+		m->role == MIG_SOURCE && m->job ? (int)m->job->init_pid : 0, (int)m->helper);
+	fclose(f);
+}
 
 /* Starts migr-move with its control socket on fd 3 and fds 4.. as given. */
 static int spawn_helper(struct migration *m, const char *const *argv, const int *fds, int nfds)
@@ -284,6 +328,7 @@ static int spawn_helper(struct migration *m, const char *const *argv, const int 
 	close(sp[1]);
 	m->helper = pid;
 	m->ctl = sp[0];
+	write_info(m);
 	fcntl(m->ctl, F_SETFL, O_NONBLOCK);
 	loop_add(m->ctl, EPOLLIN, helper_io, m);
 	return 0;
@@ -346,6 +391,16 @@ static void mig_timeout(void *arg)
 {
 	struct migration *m = arg;
 	m->timer = NULL;
+	if (m->role == MIG_SOURCE && m->state == SRC_IN_DOUBT) {
+		/* a destination declared dead before we began to doubt, or never heard of
+		 * since this migrd started, will not answer: its copy went with it */
+		const struct gossip_node *n = gossip_find(&migrd.gossip, m->dest);
+		if ((n && (n->state == MIGR_NODE_DEAD || n->state == MIGR_NODE_LEFT)) ||
+		    (!n && loop_now() - migrd.started_at > 2ull * migrd.conf.dead_timeout_ms)) {
+			mig_event(m, EV_PEER_DEAD, "the destination is down");
+			return;
+		}
+	}
 	mig_event(m, EV_TIMEOUT, NULL);
 }
 
@@ -360,6 +415,22 @@ static void resume_again(void *arg)
 
 static void open_channels(struct migration *m);
 static void join_cgroup(pid_t pid);
+
+static void signal_tree(pid_t pid, int sig, int depth)
+{
+	char path[96];
+	if (pid <= 0 || depth > 64)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		int child;
+		while (fscanf(f, "%d", &child) == 1)
+			signal_tree(child, sig, depth + 1);
+		fclose(f);
+	}
+	kill(pid, sig);
+}
 
 /* "criu dump failed: ..." from a helper says where, for the one who reads it elsewhere. */
 static void localize(const char *line, char *out, size_t outlen)
@@ -446,6 +517,14 @@ static void run_actions(struct migration *m, unsigned a)
 	}
 	if (a & ACT_KILL_SOURCE_COPY && m->job)
 		job_move_kill(m->job);
+	if (a & (ACT_KILL_SOURCE_COPY | ACT_KILL_DEST_COPY) && m->left_pid > 0) {
+		signal_tree(m->left_pid, SIGKILL, 0);
+		m->left_pid = 0;
+	}
+	if (a & ACT_RESUME_JOB && m->left_pid > 0) {
+		signal_tree(m->left_pid, SIGCONT, 0);
+		m->left_pid = 0;
+	}
 	if (a & ACT_RELEASE_JOB && m->job) {
 		job_move_left(m->job);
 		m->job = NULL;
@@ -913,7 +992,6 @@ int migrd_bulk_attach(const char *peer, const uint8_t *p, size_t n, int fd)
 
 /* ---- requests and results ---- */
 
-#define AUTO_REQID 0	/* the load balancer's requests; a user's count up from 1 */
 #define REQUEST_TIMEOUT_MS (MIG_START_MS + MIG_DUMP_MS + MIG_FROZEN_MS + MIG_PAGES_MS)
 static uint32_t next_req;
 
@@ -921,6 +999,9 @@ struct request {
 	uint32_t id;
 	uint64_t client;
 	struct loop_timer *timer;
+	/* the home's answer, waiting a moment for the source's */
+	int home_code;
+	char home_msg[MIGR_ERRMSG_MAX + 1], home_node[MIGR_NAME_MAX + 1];
 	struct request *next;
 };
 static struct request *requests;
@@ -984,7 +1065,7 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 		send_result(origin, reqid, code, msg, 0, 0, "");
 		return;
 	}
-	home_move_start(j, target);
+	home_move_start(j, target, origin, reqid);
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_MIG_REQ);
@@ -1067,23 +1148,9 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 	mw_free(&w);
 }
 
-static int result_in(struct mr *r)
+static void answer(struct request *req, int code, const char *msg, uint32_t freeze,
+		   uint32_t total, const char *node)
 {
-	char msg[MIGR_ERRMSG_MAX + 1], node[MIGR_NAME_MAX + 1];
-	uint32_t id = mr_u32(r);
-	int code = (int)mr_u32(r);
-	mr_str(r, msg, MIGR_ERRMSG_MAX);
-	uint32_t freeze = mr_u32(r), total = mr_u32(r);
-	mr_str(r, node, MIGR_NAME_MAX);
-	if (mr_end(r) < 0)
-		return MIGR_EPROTO;
-	if (id == AUTO_REQID) {
-		balance_move_result(code, msg, node, freeze, total);
-		return 0;
-	}
-	struct request *req = request_take(id);
-	if (!req)
-		return 0;
 	if (code < 0) {
 		control_error(req->client, code, "%s", msg);
 	} else {
@@ -1098,6 +1165,54 @@ static int result_in(struct mr *r)
 		mw_free(&w);
 	}
 	free(req);
+}
+
+static void home_answer_stands(void *arg)
+{
+	struct request *req = request_take((uint32_t)(uintptr_t)arg);
+	if (req)
+		answer(req, req->home_code, req->home_msg, 0, 0, req->home_node);
+}
+
+static struct request *request_find(uint32_t id)
+{
+	for (struct request *r = requests; r; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+static int result_in(struct mr *r)
+{
+	char msg[MIGR_ERRMSG_MAX + 1], node[MIGR_NAME_MAX + 1];
+	uint32_t id = mr_u32(r);
+	int code = (int)mr_u32(r);
+	mr_str(r, msg, MIGR_ERRMSG_MAX);
+	uint32_t freeze = mr_u32(r), total = mr_u32(r);
+	mr_str(r, node, MIGR_NAME_MAX);
+	uint8_t by_home = mr_u8(r);
+	if (mr_end(r) < 0 || by_home > 1)
+		return MIGR_EPROTO;
+	if (id == AUTO_REQID) {
+		if (!by_home)
+			balance_move_result(code, msg, node, freeze, total);
+		return 0;
+	}
+	if (by_home) {
+		struct request *req = request_find(id);
+		if (req && !req->home_msg[0] && !req->home_node[0]) {
+			req->home_code = code;
+			snprintf(req->home_msg, sizeof(req->home_msg), "%s", code < 0 ? msg : "");
+			snprintf(req->home_node, sizeof(req->home_node), "%s", node);
+			loop_timer_cancel(req->timer);
+			req->timer = loop_timer_add(HOME_RESULT_GRACE_MS, 0, home_answer_stands,
+						    (void *)(uintptr_t)id);
+		}
+		return 0;
+	}
+	struct request *req = request_take(id);
+	if (req)
+		answer(req, code, msg, freeze, total, node);
 	return 0;
 }
 
@@ -1130,19 +1245,21 @@ static int request_in(const char *from, struct mr *r)
 }
 
 /* The home's part of the messages about a move: where the job's output comes from. */
-static void home_message(const char *from, uint8_t type, const char *gpid)
+static void home_message(const char *from, uint8_t type, const char *gpid, const char *text)
 {
 	struct job *j = job_find(gpid);
 	if (!j || !j->at_home || !j->migrating)
 		return;
-	if (type == MSG_MIG_RESTORED && !strcmp(from, j->moving_to))
+	int party = !strcmp(from, j->moving_to) || !strcmp(from, j->moving_from);
+	if (type == MSG_MIG_RESTORED && !strcmp(from, j->moving_to)) {
 		home_move_restored(j, from);
-	else if (type == MSG_MIG_DONE && (!strcmp(from, j->moving_to) ||
-					  !strcmp(from, j->moving_from)))
+	} else if (type == MSG_MIG_DONE && party) {
+		home_result(j, 1, NULL);
 		home_move_done(j);
-	else if (type == MSG_MIG_ABORT && (!strcmp(from, j->moving_to) ||
-					   !strcmp(from, j->moving_from)))
+	} else if (type == MSG_MIG_ABORT && party) {
+		home_result(j, 0, text);
 		home_move_aborted(j);
+	}
 }
 
 int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n)
@@ -1210,19 +1327,19 @@ int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_
 			src->t_restored = loop_now();
 		if (src)
 			mig_event(src, EV_RESTORED, NULL);
-		home_message(from, type, gpid);
+		home_message(from, type, gpid, NULL);
 		break;
 	case MSG_MIG_DONE:
 		if (src)
 			mig_event(src, EV_DONE, NULL);
-		home_message(from, type, gpid);
+		home_message(from, type, gpid, NULL);
 		break;
 	case MSG_MIG_ABORT:
 		if (src)
 			mig_event(src, EV_ABORTED, text[0] ? text : "the destination gave up");
 		if (dst)
 			mig_event(dst, EV_PEER_DEAD, text);	/* its helper is told to give up */
-		home_message(from, type, gpid);
+		home_message(from, type, gpid, text);
 		break;
 	case MSG_MIG_QUERY:
 		if (dst) {
@@ -1267,4 +1384,119 @@ void migrate_node_down(const char *node)
 			mig_event(m, EV_PEER_DEAD, why);
 		}
 	}
+}
+
+/* ---- after a restart: moves this node's last migrd left under way ---- */
+
+/* The helper of a move is still at it: its migrd died and came back in the meantime. */
+static int helper_alive(pid_t pid, const char *gpid)
+{
+	char path[64], cmd[512];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	cmd[n] = '\0';
+	return strstr(cmd, "migr-move") && strstr(cmd, gpid);
+}
+
+static void settle(void *arg);
+
+/* One move directory found at start-up: settle it from its records, or wait for its helper
+ * to finish first. */
+static void settle_dir(const char *dir)
+{
+	char path[PATH_MAX + 128], role[16], gpid[MIGR_GPID_MAX + 1], peer[MIGR_NAME_MAX + 1];
+	char rec[512] = "";
+	unsigned long long id;
+	int job_pid = 0, helper = 0;
+	snprintf(path, sizeof(path), "%s/move.info", dir);
+	FILE *f = fopen(path, "re");
+	int ok = f && fscanf(f, "%15s %63s %llx %31s %d %d", role, gpid, &id, peer, &job_pid,
+			     &helper) == 6;
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "%s/move.rec", dir);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(rec, sizeof(rec), f))
+			rec[0] = '\0';
+		fclose(f);
+		rec[strcspn(rec, "\n")] = '\0';
+	}
+	if (!ok || !migr_gpid_valid(gpid) || !migr_name_valid(peer)) {
+		rm_dir(dir);
+		return;
+	}
+	if (helper > 0 && helper_alive(helper, gpid)) {
+		/* it goes on without us: look again once it has ended */
+		log_info("%s: a move's helper (pid %d) outlived migrd: waiting for it", gpid, helper);
+		loop_timer_add(1000, 0, settle, xstrdup(dir));
+		return;
+	}
+	int source = !strcmp(role, "source");
+	struct migration *m = mig_new(source ? MIG_SOURCE : MIG_DEST, gpid, (uint64_t)id);
+	snprintf(m->dir, sizeof(m->dir), "%s", dir);
+	snprintf(source ? m->dest : m->source, sizeof(m->dest), "%s", peer);
+	snprintf(source ? m->source : m->dest, sizeof(m->dest), "%s", migrd.conf.node);
+	int restored_pid = 0;
+	if (source) {
+		if (!strncmp(rec, "committed", 9)) {
+			m->state = MIG_COMMITTED;	/* the helper ended the stopped copy */
+		} else if (!strncmp(rec, "aborted", 7) || !rec[0]) {
+			m->state = MIG_ABORTED;		/* it resumed, or never stopped */
+			signal_tree(job_pid, SIGCONT, 0);
+		} else {
+			/* frozen, or in doubt: the job waits, stopped, for the destination's word */
+			m->state = SRC_IN_DOUBT;
+			m->left_pid = job_pid;
+			snprintf(m->why, sizeof(m->why), "this node's migrd restarted mid-move");
+		}
+	} else if (!strncmp(rec, "done", 4)) {
+		m->state = MIG_COMMITTED;	/* the job runs here (its records died with migrd) */
+	} else {
+		if (sscanf(rec, "restored %d", &restored_pid) == 1)
+			signal_tree(restored_pid, SIGKILL, 0);	/* an incomplete copy */
+		m->state = MIG_ABORTED;
+	}
+	log_info("%s: a move %s %s found after a restart: %s", gpid, source ? "to" : "from", peer,
+		 mig_state_name(m->state));
+	if (m->state == SRC_IN_DOUBT) {
+		run_actions(m, ACT_SEND_QUERY);
+		m->timer = loop_timer_add(MIG_QUERY_MS, 0, mig_timeout, m);
+		return;
+	}
+	/* settled: a destination keeps its word for a source that asks */
+	run_actions(m, ACT_FINISH);
+}
+
+static void settle(void *arg)
+{
+	char *dir = arg;
+	settle_dir(dir);
+	free(dir);
+}
+
+void migrate_init(void)
+{
+	char base[PATH_MAX + 16];
+	snprintf(base, sizeof(base), "%s/migrate", migrd.conf.state_dir);
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n < 4 || (strcmp(e->d_name + n - 4, ".out") && strcmp(e->d_name + n - 3, ".in")))
+			continue;
+		char dir[PATH_MAX + 300];
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		settle_dir(dir);
+	}
+	closedir(d);
 }

@@ -126,10 +126,9 @@ static int source_step(enum mig_state s, enum mig_event e, struct mig_step *out)
 			go(out, SRC_IN_DOUBT, ACT_SEND_QUERY, MIG_QUERY_MS);
 			return 0;
 		case EV_PEER_DEAD:
-			/* the destination's copy went with its node */
-			go(out, MIG_ABORTED, ACT_KILL_HELPER | ACT_SEND_ABORT | ROLL_BACK, 0);
-			return 0;
 		case EV_TIMEOUT:
+			/* the helper gives up: it resumes the job once the destination confirms,
+			 * or reports its doubt if it cannot hear (a dead node, a cut link) */
 			go(out, s, ACT_HELPER_ABORT, s == SRC_FROZEN ? MIG_FROZEN_MS : MIG_PAGES_MS);
 			return 0;
 		default:
@@ -170,8 +169,12 @@ static int dest_step(enum mig_state s, enum mig_event e, struct mig_step *out)
 			go(out, MIG_ABORTED, ACT_SEND_ABORT | ACT_FINISH, 0);
 			return 0;
 		case EV_TIMEOUT:
-		case EV_PEER_DEAD:
 			go(out, DST_RECEIVING, ACT_HELPER_ABORT, MIG_RECEIVE_MS);
+			return 0;
+		case EV_PEER_DEAD:
+			/* gossip says the source's migrd is gone; its helper may be serving on:
+			 * the helper here watches the channels themselves */
+			go(out, DST_RECEIVING, 0, MIG_RECEIVE_MS);
 			return 0;
 		case EV_QUERY:
 			go(out, DST_RECEIVING, 0, MIG_RECEIVE_MS);	/* the helper will say */
@@ -190,8 +193,10 @@ static int dest_step(enum mig_state s, enum mig_event e, struct mig_step *out)
 			go(out, MIG_ABORTED, ACT_KILL_DEST_COPY | ACT_SEND_ABORT | ACT_FINISH, 0);
 			return 0;
 		case EV_TIMEOUT:
-		case EV_PEER_DEAD:
 			go(out, DST_FILLING, ACT_HELPER_ABORT, MIG_PAGES_MS);
+			return 0;
+		case EV_PEER_DEAD:
+			go(out, DST_FILLING, 0, MIG_PAGES_MS);
 			return 0;
 		case EV_QUERY:
 			go(out, DST_FILLING, 0, MIG_PAGES_MS);	/* the helper will say */

@@ -53,6 +53,11 @@ int mover_ctl_alive(void)
 	return ctl_ok;
 }
 
+void mover_ctl_gone(void)
+{
+	ctl_ok = 0;
+}
+
 void mover_record(const char *dir, const char *fmt, ...)
 {
 	char path[4096], tmp[4200], line[512];

@@ -54,6 +54,7 @@ int mover_recv(const struct mover_opts *o);
  * and the two channels' descriptors, within MOVER_START_MS. */
 void mover_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int mover_ctl_alive(void);
+void mover_ctl_gone(void);	/* it read EOF: migrd is gone */
 int mover_receive_start(uint8_t key[BULK_KEY_BYTES], int fds[2]);
 /* The move's record in dir: one line, the latest outcome, for a migrd that restarts. */
 void mover_record(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -69,6 +69,7 @@ struct receiver {
 	int restore_fd;			/* its pidfd: readable when it ends */
 	int lazy_listen, lazy_sk;	/* CRIU's lazy-pages socket, and restore's connection */
 	uint64_t restore_deadline;
+	pid_t restore_root;		/* restore's child, the job's init: killed if restore dies */
 	pid_t restored;			/* the restored job's init, once restore has run */
 	uint64_t heard, beat;
 	uint64_t installed, zeroed, faults, requests;
@@ -105,7 +106,7 @@ static int write_image(struct receiver *r, const uint8_t *p, size_t len, uint64_
 	name[nlen] = '\0';
 	memcpy(&off, p + 2 + nlen, 8);
 	size_t dlen = len - 2 - nlen - 8;
-	if (!valid_name(name) || strlen(name) != nlen || !strcmp(name, "move.rec") ||
+	if (!valid_name(name) || strlen(name) != nlen || !strncmp(name, "move.", 5) ||
 	    (*total += dlen) > IMAGES_MAX_BYTES || off > IMAGES_MAX_BYTES)
 		return -1;
 	char path[4096];
@@ -380,6 +381,21 @@ static int start_restore(struct receiver *r)
 	return 0;
 }
 
+/* The job's init as restore makes it: its child in a PID namespace of its own. Known early,
+ * so that a restore that dies half way leaves no half-restored tasks behind. */
+static pid_t restore_child(pid_t restore)
+{
+	char path[64];
+	int child, found = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)restore, (int)restore);
+	FILE *f = fopen(path, "re");
+	while (f && !found && fscanf(f, "%d", &child) == 1)
+		found = mover_vpid(child) == 1 ? child : 0;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* One message of restore's on the lazy-pages socket: a task and its userfaultfd. */
 static int lazy_message(struct receiver *r)
 {
@@ -402,6 +418,8 @@ static int restore_ended(struct receiver *r)
 	if (waitpid(r->restore, &status, 0) != r->restore)
 		status = 1 << 8;
 	r->restore = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		r->restore_root = 0;
 	epoll_ctl(r->ep, EPOLL_CTL_DEL, r->restore_fd, NULL);
 	close(r->restore_fd);
 	r->restore_fd = -1;
@@ -551,6 +569,8 @@ static int fill(struct receiver *r)
 			snprintf(r->why, sizeof(r->why), "the source fell silent");
 			return -1;
 		}
+		if (r->restore > 0 && !r->restore_root)
+			r->restore_root = restore_child(r->restore);
 		if (r->restore > 0 && now > r->restore_deadline) {
 			kill(r->restore, SIGKILL);
 			snprintf(r->why, sizeof(r->why), "criu restore did not finish in time");
@@ -624,11 +644,12 @@ static int fill(struct receiver *r)
 static void give_up(struct receiver *r)
 {
 	if (r->restore > 0) {
-		/* its tasks die with it: restore kills them when it fails */
 		kill(r->restore, SIGKILL);
 		waitpid(r->restore, NULL, 0);
 		r->restore = 0;
 	}
+	if (!r->restored && r->restore_root > 0)
+		mover_signal_tree(r->restore_root, SIGKILL);	/* whatever restore left */
 	if (r->restored > 0)
 		mover_signal_tree(r->restored, SIGKILL);
 	for (size_t i = 0; i < r->nprocs; i++)

@@ -316,7 +316,8 @@ static int serve_request(struct sender *s, const uint8_t *p, size_t len)
 static int is_image(const char *name)
 {
 	size_t n = strlen(name);
-	return name[0] != '.' && n <= 200 && strcmp(name, "move.rec") &&
+	/* not the move's own records (move.info, move.rec), logs or sockets */
+	return name[0] != '.' && n <= 200 && strncmp(name, "move.", 5) &&
 	       !(n > 4 && !strcmp(name + n - 4, ".log")) && !strstr(name, ".socket");
 }
 
@@ -400,8 +401,7 @@ static int dump(struct sender *s, char *err, size_t errlen)
 			kill(pid, SIGALRM);
 			deadline = mover_now_ms() + 5000;
 		}
-		struct pollfd c = { .fd = MOVER_CTL_FD, .events = POLLIN };
-		poll(&c, 1, 5);
+		usleep(5000);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
@@ -558,7 +558,7 @@ static enum outcome serve(struct sender *s, char *why, size_t whylen)
 			}
 			/* n == 0: migrd went away; the move goes on without it */
 			if (n == 0)
-				p[2].fd = -1;
+				mover_ctl_gone();
 		}
 	}
 }

@@ -66,6 +66,8 @@ static void check_valid(const struct migr_config *c)
 	FUZZ_CHECK(c->balance_margin >= 0 && c->balance_margin <= 100);
 	FUZZ_CHECK(c->balance_residency_ms <= 86400000);
 	FUZZ_CHECK(c->balance_mem_low_kb <= (1ull << 30) * 1024);
+	FUZZ_CHECK(c->peer_root_jobs == 0 || c->peer_root_jobs == 1);
+	FUZZ_CHECK(c->max_user_jobs <= 1000000 && c->test_pause_ms <= 600000);
 }
 
 /* printf's %g keeps 6 digits */
@@ -93,6 +95,9 @@ static void check_same(const struct migr_config *a, const struct migr_config *b)
 	FUZZ_CHECK(near(a->balance_margin, b->balance_margin));
 	FUZZ_CHECK(a->balance_residency_ms == b->balance_residency_ms);
 	FUZZ_CHECK(a->balance_mem_low_kb == b->balance_mem_low_kb);
+	FUZZ_CHECK(a->peer_root_jobs == b->peer_root_jobs && a->max_user_jobs == b->max_user_jobs);
+	FUZZ_CHECK(!strcmp(a->test_pause_at, b->test_pause_at) &&
+		   a->test_pause_ms == b->test_pause_ms);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

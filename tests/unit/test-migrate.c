@@ -246,12 +246,27 @@ static void test_failures_mid_transfer(void)
 	dst_helper_gives_up(&w);
 	src(&w, EV_ABORTED);
 	CHECK_ONE_COPY(&w);
-	/* the destination node dies */
+	/* the destination node dies: the helper is told to give up, cannot hear a
+	 * confirmation, doubts; the node is dead: the copy here resumes */
 	to_serving(&w);
 	w.at_dst = DEAD;
 	src(&w, EV_PEER_DEAD);
+	CHECK_INT(w.src, ==, SRC_SERVING);
+	CHECK(w.src_acts & ACT_HELPER_ABORT);
+	CHECK_INT(w.at_src, ==, STOPPED);
+	src(&w, EV_DOUBT);
+	src(&w, EV_PEER_DEAD);
 	CHECK_INT(w.src, ==, MIG_ABORTED);
 	CHECK(w.src_acts & ACT_RESUME_JOB);
+	CHECK_ONE_COPY(&w);
+	/* only the source's migrd dies: gossip says so at the destination, whose helper,
+	 * still fed by the source's helper, finishes the move */
+	to_serving(&w);
+	CHECK_INT(dst(&w, EV_PEER_DEAD), ==, 0);
+	CHECK_INT(w.dst, ==, DST_FILLING);
+	CHECK(!(w.dst_acts & ACT_HELPER_ABORT));
+	all_pages(&w);
+	src(&w, EV_DONE);
 	CHECK_ONE_COPY(&w);
 }
 

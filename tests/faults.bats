@@ -1,0 +1,195 @@
+#!/usr/bin/env bats
+# Moves that fail: every process a move involves killed with SIGKILL, and the link cut,
+# early (before the job runs at the destination) and late (mid page transfer), for a
+# 1 GiB job whose home (node1) is neither end of the move (node2 -> node3). After each:
+# exactly one copy of the job runs, its memory is intact, its output still reaches mrun,
+# mmigrate has answered within seconds, and once any killed migrd is back mps lists the
+# job once.
+
+load lib/cluster
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	require_root
+	cluster_up 3
+	export MEMJOB=$MIGR_BUILDDIR/tests/tools/memjob
+}
+
+teardown_file() {
+	cluster_down
+}
+
+teardown() {
+	# whatever a case left cut or stopped comes back for the next, and whatever of its
+	# job is left ends (by pid: all of it is ours)
+	cluster link node3 up 2>/dev/null || true
+	for n in node2 node3; do cluster start "$n" >/dev/null 2>&1 || true; done
+	if [ -n "${MRUN_PID:-}" ]; then
+		[ -z "${GPID:-}" ] || on node1 mkill -s KILL "$GPID" >/dev/null 2>&1 || true
+		for _ in $(seq 50); do kill -0 "$MRUN_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$MRUN_PID" 2>/dev/null || true
+		wait "$MRUN_PID" 2>/dev/null || true
+	fi
+	local p
+	for p in $(pgrep -f -- "^$MEMJOB 1024\$"); do kill -KILL "$p" 2>/dev/null || true; done
+}
+
+# pids_of PATTERN: the pids of processes whose command line holds PATTERN, which names
+# something of this test's alone (its gpid, its move's directory); zombies left out
+pids_of() {
+	local p
+	for p in $(pgrep -f -- "$1"); do
+		[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && echo "$p"
+	done
+	true
+}
+
+# the job's processes on the whole machine: one memjob per copy, with its state
+copies() {
+	local p
+	for p in $(pgrep -f -- "^$MEMJOB 1024\$"); do
+		awk '{print $3}' "/proc/$p/stat" 2>/dev/null
+	done
+}
+
+one_running_copy() {
+	local c
+	c=$(copies)
+	[ "$(echo "$c" | grep -c .)" -eq 1 ] && [ "$c" != T ]
+}
+
+log_of() {
+	echo "$(node_dir "$1")/migrd.log"
+}
+
+# start_job: a 1 GiB memjob started from node1 on node2, its memory filled
+start_job() {
+	OUT=$BATS_TEST_TMPDIR/out
+	bg_on node1 mrun -n node2 "$MEMJOB" 1024 >"$OUT"
+	MRUN_PID=$BG_PID
+	wait_until 60 grep -q "^1 ok" "$OUT"
+	GPID=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 1024")) | .gpid')
+	[ -n "$GPID" ]
+}
+
+# when_early: the source has started the dump (the job freezes)
+when_early() {
+	wait_until 20 grep -q "$GPID: move to node3: starting -> dumping" "$(log_of node2)"
+}
+
+# when_late: the job runs at the destination and its pages are coming
+when_late() {
+	wait_until 30 grep -q "$GPID: move from node2: receiving -> filling" "$(log_of node3)"
+	sleep 0.3
+}
+
+# kill_one PATTERN: SIGKILL to the one process of ours whose command line holds it
+kill_one() {
+	local pid deadline=$((SECONDS + 20))
+	until pid=$(pids_of "$1" | head -n1) && [ -n "$pid" ]; do
+		[ $SECONDS -lt $deadline ] || { echo "no process like '$1' to kill" >&2; return 1; }
+	done
+	kill -KILL "$pid"
+}
+
+# fault_case WHEN WHAT: a move node2 -> node3 with that fault injected at that moment
+fault_case() {
+	local when=$1 what=$2 started took status
+	start_job
+	started=$SECONDS
+	timeout 120 "$CLUSTER" run node1 mmigrate "$GPID" node3 >"$BATS_TEST_TMPDIR/mmigrate" 2>&1 &
+	local mig=$!
+	case $what in
+	criu-restore)
+		# the earliest moment there is: as soon as it runs
+		kill_one "restore -D $(node_dir node3)/state/migrate/$GPID\."
+		;;
+	criu-dump)
+		kill_one "dump -t [0-9]* -D $(node_dir node2)/state/migrate/$GPID\." ;;
+	*)
+		"when_$when"
+		case $what in
+		source-migrd) cluster stop node2 --kill ;;
+		destination-migrd) cluster stop node3 --kill ;;
+		source-helper) kill_one "migr-move send --gpid $GPID" ;;
+		destination-helper) kill_one "migr-move recv --gpid $GPID" ;;
+		link) cluster link node3 down; sleep 5; cluster link node3 up ;;
+		esac
+		;;
+	esac
+	status=0
+	wait "$mig" || status=$?
+	took=$((SECONDS - started))
+	echo "mmigrate ($status, ${took}s): $(cat "$BATS_TEST_TMPDIR/mmigrate")"
+	# it answered within seconds of the fault
+	[ "$took" -le 40 ]
+	for n in node2 node3; do cluster start "$n"; done
+	# exactly one copy runs, and it is whole: its checks go on and find nothing wrong
+	wait_until 30 one_running_copy || { copies; false; }
+	local n
+	n=$(grep -c ok "$OUT")
+	wait_until 30 sh -c "[ \$(grep -c ok $OUT) -gt $((n + 1)) ]"
+	! grep -q BAD "$OUT"
+	# where mmigrate says it is, mps lists it, once, from every node
+	wait_until 20 sh -c "[ \$($CLUSTER run node1 mps --json |
+		jq --arg g $GPID '[.[] | select(.gpid == \$g)] | length') -eq 1 ]"
+	local node
+	node=$(on node1 mps --json | jq -r --arg g "$GPID" '.[] | select(.gpid == $g) | .node')
+	if [ "$status" -eq 0 ]; then [ "$node" = node3 ]; else [ "$node" = node2 ]; fi
+	for n in node2 node3; do
+		[ "$(on "$n" mps --json | jq --arg g "$GPID" '[.[] | select(.gpid == $g)] | length')" -eq 1 ]
+	done
+	on node1 mkill -s KILL "$GPID"
+	wait "$MRUN_PID" || true
+	MRUN_PID=
+	# nothing of the move is left behind: no helper, no criu
+	[ -z "$(pids_of "migr-move send --gpid $GPID")$(pids_of "migr-move recv --gpid $GPID")" ]
+}
+
+@test "early: the source's migrd killed" {
+	fault_case early source-migrd
+}
+
+@test "late: the source's migrd killed" {
+	fault_case late source-migrd
+}
+
+@test "early: the destination's migrd killed" {
+	fault_case early destination-migrd
+}
+
+@test "late: the destination's migrd killed" {
+	fault_case late destination-migrd
+}
+
+@test "early: criu dump killed" {
+	fault_case early criu-dump
+}
+
+@test "early: criu restore killed" {
+	fault_case early criu-restore
+}
+
+@test "early: the source's helper killed" {
+	fault_case early source-helper
+}
+
+@test "late: the source's helper (which serves the pages) killed" {
+	fault_case late source-helper
+}
+
+@test "early: the destination's helper killed" {
+	fault_case early destination-helper
+}
+
+@test "late: the destination's helper (the page servicer) killed" {
+	fault_case late destination-helper
+}
+
+@test "early: the link to the destination cut for 5 s" {
+	fault_case early link
+}
+
+@test "late: the link to the destination cut for 5 s" {
+	fault_case late link
+}
