@@ -325,8 +325,9 @@ int migr_migrate(struct migr_client *c, const char *gpid, const char *node, int 
 	size_t n;
 	if (!migr_gpid_valid(gpid))
 		return -EINVAL;
-	/* a big lazy move may take minutes; the daemon has its own timeouts */
-	struct timeval tv = { .tv_sec = 400 };
+	/* a big move may take minutes; the daemon gives up first (after 825 s), and a fault
+	 * is answered within seconds */
+	struct timeval tv = { .tv_sec = 900 };
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	mw_init(&req);
 	mw_str(&req, gpid);

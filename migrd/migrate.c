@@ -432,20 +432,6 @@ static void signal_tree(pid_t pid, int sig, int depth)
 	kill(pid, sig);
 }
 
-/* "criu dump failed: ..." from a helper says where, for the one who reads it elsewhere. */
-static void localize(const char *line, char *out, size_t outlen)
-{
-	const char *c = strstr(line, "criu dump failed");
-	if (!c)
-		c = strstr(line, "criu restore failed");
-	if (!c) {
-		snprintf(out, outlen, "%s", line);
-		return;
-	}
-	const char *rest = strchr(c, ':');
-	int head = (int)((rest ? rest : c + strlen(c)) - line);
-	snprintf(out, outlen, "%.*s on %s%s", head, line, migrd.conf.node, rest ? rest : "");
-}
 
 static void result(struct migration *m, int ok)
 {
@@ -622,8 +608,8 @@ static void helper_line(struct migration *m, const char *line)
 	} else if (!strncmp(line, "aborted", 7) || !strncmp(line, "failed", 6)) {
 		char why[MIGR_ERRMSG_MAX + 1];
 		m->last_word = 1;
-		localize(line[0] == 'a' ? line + 7 + !!line[7] : line + 6 + !!line[6], why,
-			 sizeof(why));
+		snprintf(why, sizeof(why), "%s", line[0] == 'a' ? line + 7 + !!line[7]
+								 : line + 6 + !!line[6]);
 		mig_event(m, line[0] == 'a' ? EV_ABORTED : EV_FAILED, why[0] ? why : NULL);
 	} else if (!strncmp(line, "doubt", 5)) {
 		m->last_word = 1;
@@ -704,6 +690,8 @@ static void open_channels(struct migration *m)
 	argv[n++] = pid;
 	argv[n++] = "--criu";
 	argv[n++] = migrd.conf.criu;
+	argv[n++] = "--node";
+	argv[n++] = migrd.conf.node;
 	if (log_verbose())
 		argv[n++] = "-v";
 	argv[n] = NULL;
@@ -864,6 +852,8 @@ static int dst_start(struct migration *m, char *why, size_t whylen)
 	argv[n++] = m->dir;
 	argv[n++] = "--criu";
 	argv[n++] = migrd.conf.criu;
+	argv[n++] = "--node";
+	argv[n++] = migrd.conf.node;
 	for (int s = 0; s < 3; s++) {
 		argv[n++] = "--inherit";
 		argv[n++] = inherit[s];

@@ -1,8 +1,8 @@
 /* mover.c: migr-move's start, its talk with migrd, and process trees (see mover.h).
  *
- *   migr-move send --gpid G --dir D --pid INIT [--copy] [--criu PATH] [-v]
+ *   migr-move send --gpid G --dir D --pid INIT [--copy] [--criu PATH] [--node NAME] [-v]
  *   migr-move recv --gpid G --dir D --inherit SPEC --inherit SPEC --inherit SPEC
- *                  [--copy] [--criu PATH] [--pause-restore MS] [-v]
+ *                  [--copy] [--criu PATH] [--node NAME] [--pause-restore MS] [-v]
  * (started by migrd; not meant to be run by hand) */
 #include <config.h>
 
@@ -208,10 +208,11 @@ int main(int argc, char **argv)
 		{ "criu", required_argument, NULL, 'C' },
 		{ "inherit", required_argument, NULL, 'i' },
 		{ "pause-restore", required_argument, NULL, 'P' },
+		{ "node", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mover_opts o = { .criu = MIGR_CRIU_PATH };
+	struct mover_opts o = { .criu = MIGR_CRIU_PATH, .node = "this node" };
 	int ninherit = 0, c;
 	if (argc < 2 || (strcmp(argv[1], "send") && strcmp(argv[1], "recv")))
 		usage();
@@ -241,6 +242,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			o.pause_restore_ms = (unsigned)atoi(optarg);
+			break;
+		case 'N':
+			o.node = optarg;
 			break;
 		case 'v':
 			o.verbose = 1;

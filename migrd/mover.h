@@ -39,6 +39,7 @@ enum {
 
 struct mover_opts {
 	const char *gpid, *dir, *criu;
+	const char *node;		/* this node's name, for messages read elsewhere */
 	int mode_copy;
 	pid_t pid;			/* send: the job's init */
 	const char *inherit[3];		/* recv: --inherit-fd specs for the job's stdio */

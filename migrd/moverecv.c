@@ -441,7 +441,7 @@ static int restore_ended(struct receiver *r)
 		criu_log_error(log, err, sizeof(err));
 		snprintf(keep, sizeof(keep), "%s/../last-failure.log", r->o->dir);
 		criu_keep_log(log, keep);
-		snprintf(r->why, sizeof(r->why), "criu restore failed: %s",
+		snprintf(r->why, sizeof(r->why), "criu restore failed on %s: %s", r->o->node,
 			 err[0] ? err : "(no error in its log)");
 		return -1;
 	}

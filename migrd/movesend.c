@@ -409,7 +409,8 @@ static int dump(struct sender *s, char *err, size_t errlen)
 	snprintf(log, sizeof(log), "%s/dump.log", s->o->dir);
 	char why[400];
 	criu_log_error(log, why, sizeof(why));
-	snprintf(err, errlen, "criu dump failed: %s", why[0] ? why : "(no error in its log)");
+	snprintf(err, errlen, "criu dump failed on %s: %s", s->o->node,
+		 why[0] ? why : "(no error in its log)");
 	return -1;
 }
 

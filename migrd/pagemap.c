@@ -134,7 +134,8 @@ int pagemap_parse_lazy(const uint8_t *img, size_t len, struct pm_range **out, si
 		}
 		r[count++] = (struct pm_range){ .vaddr = vaddr, .npages = (uint32_t)npages };
 	}
-	qsort(r, count, sizeof(*r), cmp_range);
+	if (count)
+		qsort(r, count, sizeof(*r), cmp_range);
 	/* merge what touches; overlaps would be a broken image */
 	size_t k = 0;
 	for (size_t i = 0; i < count; i++) {

@@ -15,7 +15,7 @@ setup() {
 	cp -a "$SRC/libmigr/migr.h" "$SRC/libmigr/libmigr.pc.in" "$work/libmigr/"
 	# pkg-config files of the real dependencies, to hide one at a time
 	pcdir=$(mktemp -d)
-	for pc in libnl-3.0 libnl-genl-3.0 libcap libsodium; do
+	for pc in libnl-3.0 libnl-genl-3.0 libcap libsodium libcrypto; do
 		ln -s "$(pkg-config --variable=pcfiledir "$pc")/$pc.pc" "$pcdir/$pc.pc"
 	done
 }
@@ -46,6 +46,13 @@ configure_with() {
 	run configure_with
 	[ "$status" -ne 0 ]
 	[[ $output == *"libcap not found"*"libcap-dev"* ]]
+}
+
+@test "configure names a missing libcrypto (OpenSSL) and the package to install" {
+	rm "$pcdir/libcrypto.pc"
+	run configure_with
+	[ "$status" -ne 0 ]
+	[[ $output == *"libcrypto not found"*"libssl-dev"* ]]
 }
 
 @test "configure names a missing libsodium" {
