@@ -103,13 +103,19 @@ int check_criu(const char *criu)
 		log_warnx("criu: `%s check` fails: %s", criu, *line ? line : "(no output)");
 		return -1;
 	}
-	/* without it a restore may hand an ordinary user's job a file only root may open */
+	/* without the first a restore may hand an ordinary user's job a file only root may
+	 * open; without the second a move cannot leave the job's memory in place */
+	static const char *const options[][2] = {
+		{ "--task-fs-creds", "patches/criu/0002" },
+		{ "--lazy-pages-external", "patches/criu/0003" },
+	};
 	criu_capture(criu, "--help", out, sizeof(out));
-	if (!strstr(out, "--task-fs-creds")) {
-		log_warnx("criu: %s lacks --task-fs-creds (patches/criu/0002): "
-			  "run scripts/bootstrap to build the patched CRIU", criu);
-		return -1;
-	}
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (!strstr(out, options[i][0])) {
+			log_warnx("criu: %s lacks %s (%s): run scripts/bootstrap to build the "
+				  "patched CRIU", criu, options[i][0], options[i][1]);
+			return -1;
+		}
 	return 0;
 }
 

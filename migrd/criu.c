@@ -27,11 +27,10 @@ static void arg(struct criu_argv *a, const char *s)
 	a->v[a->n] = NULL;
 }
 
-void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir, int ps_fd)
+void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir)
 {
 	a->n = 0;
 	snprintf(a->buf[0], sizeof(a->buf[0]), "%d", (int)pid);
-	snprintf(a->buf[1], sizeof(a->buf[1]), "%d", ps_fd);
 	arg(a, "dump");
 	arg(a, "-t");
 	arg(a, a->buf[0]);
@@ -40,9 +39,10 @@ void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir, int ps_fd)
 	arg(a, "-o");
 	arg(a, "dump.log");
 	arg(a, "--lazy-pages");
+	/* the lazy pages stay in the stopped tasks (patches/criu/0003): no page server, and
+	 * no time spent in the freeze collecting what migr-move reads later */
+	arg(a, "--lazy-pages-external");
 	arg(a, "--leave-stopped");
-	arg(a, "--ps-socket");
-	arg(a, a->buf[1]);
 }
 
 void criu_restore_argv(struct criu_argv *a, const char *dir, const char *const inherit[3],

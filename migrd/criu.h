@@ -16,12 +16,11 @@ struct criu_argv {
 	char buf[6][64];	/* numbers and specs the arguments point into */
 };
 
-/* criu dump of the tree under pid into dir: its memory left behind (--lazy-pages), the
- * tasks left stopped at the end (--leave-stopped), so that the source copy stays whole
- * until the destination holds every page. ps_fd is the page server's socket: CRIU serves
- * pages on it until EOF and takes EOF as success, so closing its other end at once ends
- * the dump as soon as the images are written. */
-void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir, int ps_fd);
+/* criu dump of the tree under pid into dir: its memory left behind (--lazy-pages
+ * --lazy-pages-external, patches/criu/0003: the pages stay in the tasks, nothing collects
+ * them), the tasks left stopped at the end (--leave-stopped), so that the source copy stays
+ * whole until the destination holds every page. */
+void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir);
 /* criu restore -d from dir, pages left to a lazy-pages server, the job's stdio pipes as
  * descriptors first_fd.. (inherit[i] names the dumped pipe each replaces), the job's files
  * opened with its own credentials (patches/criu/0002), the tasks left stopped when

@@ -598,9 +598,13 @@ static void helper_line(struct migration *m, const char *line)
 	} else if (!strncmp(line, "frozen", 6)) {
 		if (!m->t_freeze)
 			m->t_freeze = loop_now();
+		if (sscanf(line, "frozen %llu", &a) == 1)
+			log_info("%s: dumped in %llu ms", m->gpid, a);
 		mig_event(m, EV_FROZEN, NULL);
 	} else if (sscanf(line, "restored %d %llu", &pid, &a) >= 1 && m->role == MIG_DEST) {
 		m->restored = pid;
+		if (sscanf(line, "restored %d %llu", &pid, &a) == 2)
+			log_info("%s: images in and restored in %llu ms", m->gpid, a);
 		mig_event(m, EV_RESTORED, NULL);
 	} else if (sscanf(line, "done %llu %llu", &a, &b) >= 0 && !strncmp(line, "done", 4)) {
 		m->last_word = 1;

@@ -69,6 +69,7 @@ struct receiver {
 	int restore_fd;			/* its pidfd: readable when it ends */
 	int lazy_listen, lazy_sk;	/* CRIU's lazy-pages socket, and restore's connection */
 	uint64_t restore_deadline;
+	uint64_t t_images;		/* when the first image arrived */
 	pid_t restore_root;		/* restore's child, the job's init: killed if restore dies */
 	pid_t restored;			/* the restored job's init, once restore has run */
 	uint64_t heard, beat;
@@ -460,7 +461,7 @@ static int restore_ended(struct receiver *r)
 	/* every process is known now: the source may push the rest of the memory */
 	bulk_send(&r->ch[BULK_FAULTS], BF_GO, NULL, 0, NULL, 0);
 	mover_record(r->o->dir, "restored %d", (int)r->restored);
-	mover_report("restored %d", (int)r->restored);
+	mover_report("restored %d %" PRIu64, (int)r->restored, mover_now_ms() - r->t_images);
 	return 0;
 }
 
@@ -517,6 +518,8 @@ static int receive_images(struct receiver *r)
 						 (int)(len > 300 ? 300 : len), (const char *)pl);
 					return -1;
 				}
+				if (type == BF_IMAGE && !r->t_images)
+					r->t_images = mover_now_ms();
 				if (type == BF_IMAGE && write_image(r, pl, len, &total, &files) < 0) {
 					snprintf(r->why, sizeof(r->why), "a bad image from the source");
 					return -1;

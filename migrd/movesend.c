@@ -375,17 +375,9 @@ static int queue_images(struct sender *s, char *err, size_t errlen)
  * job running again (CRIU unfreezes it on failure) and err saying why. */
 static int dump(struct sender *s, char *err, size_t errlen)
 {
-	int ps[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ps) < 0) {
-		snprintf(err, errlen, "socketpair: %s", strerror(errno));
-		return -1;
-	}
 	struct criu_argv a;
-	criu_dump_argv(&a, s->o->pid, s->o->dir, 3);
-	pid_t pid = criu_spawn(s->o->criu, &a, &ps[1], 1);
-	close(ps[1]);
-	/* the page server sees EOF as soon as the images are out: the dump ends there */
-	close(ps[0]);
+	criu_dump_argv(&a, s->o->pid, s->o->dir);
+	pid_t pid = criu_spawn(s->o->criu, &a, NULL, 0);
 	if (pid < 0) {
 		snprintf(err, errlen, "cannot run criu: %s", strerror(errno));
 		return -1;
