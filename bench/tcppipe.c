@@ -1,5 +1,8 @@
 /* tcppipe: a plain TCP byte pipe, the yardstick bench/migrate compares moves against.
  *   tcppipe recv PORT                 accept one connection, copy it to stdout until EOF
+ *   tcppipe floor PORT                accept one connection, receive it into memory mapped
+ *                                     fresh for it (what any move must fill once): the
+ *                                     floor bench/migrate divides a move's total by
  *   tcppipe send ADDR PORT [BYTES]    send BYTES zero bytes (or stdin, to EOF), then wait
  *                                     until the receiver has read everything and closed
  * No encryption, no framing: what the link itself can carry. */
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -70,6 +74,33 @@ static int do_recv(int port)
 	return 0;
 }
 
+/* The floor: the bytes land in fresh anonymous memory, as a move's pages must. */
+static int do_floor(int port)
+{
+	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (ls < 0)
+		die("socket");
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 1) < 0)
+		die("bind");
+	int s = accept(ls, NULL, NULL);
+	if (s < 0)
+		die("accept");
+	size_t cap = 64ul << 30;	/* address space only: pages come as bytes do */
+	char *mem = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+			 MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap");
+	size_t at = 0;
+	ssize_t n;
+	while (at < cap && (n = read(s, mem + at, cap - at > CHUNK ? CHUNK : cap - at)) > 0)
+		at += (size_t)n;
+	close(s);
+	munmap(mem, cap);
+	return 0;
+}
+
 static int do_send(const char *addr, int port, const char *bytes)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -125,8 +156,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "recv"))
 		return do_recv(parse_port(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "floor"))
+		return do_floor(parse_port(argv[2]));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "send"))
 		return do_send(argv[2], parse_port(argv[3]), argc == 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: tcppipe recv PORT | tcppipe send ADDR PORT [BYTES]\n");
+	fprintf(stderr, "usage: tcppipe recv|floor PORT | tcppipe send ADDR PORT [BYTES]\n");
 	return 2;
 }

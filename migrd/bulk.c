@@ -41,7 +41,8 @@ int bulk_init(struct bulk_chan *c, int fd, const uint8_t key[BULK_KEY_BYTES], in
 		 EVP_DecryptInit_ex(c->rx, EVP_aes_256_gcm(), NULL, rx_key, NULL) == 1;
 	sodium_memzero(tx_key, sizeof(tx_key));
 	sodium_memzero(rx_key, sizeof(rx_key));
-	c->in_cap = 4 + SEALED_MAX;
+	/* room for several frames: the frame at hand is slid to the front seldom */
+	c->in_cap = 4 * (4 + SEALED_MAX);
 	c->in = xmalloc(c->in_cap);
 	return ok ? 0 : -1;
 }
@@ -72,13 +73,13 @@ uint8_t *bulk_reserve(struct bulk_chan *c, uint8_t type, const void *hdr, size_t
 	if (c->out_off && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (c->out_len + need > c->out_cap) {
-		if (c->out_off) {	/* slide what is left to the front first */
+		if (c->out_off >= c->out_len / 2) {	/* slide what is left to the front first */
 			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 			c->out_len -= c->out_off;
 			c->out_off = 0;
 		}
 		if (c->out_len + need > c->out_cap) {
-			c->out_cap = c->out_len + need + SEALED_MAX;
+			c->out_cap = 2 * (c->out_len + need) + SEALED_MAX;
 			c->out = xrealloc(c->out, c->out_cap);
 		}
 	}

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,6 +48,7 @@ enum { MODE_LAZY = 0, MODE_COPY = 1 };
 #define HOME_RESULT_GRACE_MS 2000	/* how long the home's answer waits for the source's */
 #define OUTCOME_KEEP_MS (600 * 1000)	/* a destination remembers how a move ended */
 #define RESUME_AGAIN_MS 2000
+#define HELPER_NICE -10
 
 struct migration {
 	enum mig_role role;
@@ -315,6 +317,8 @@ static int spawn_helper(struct migration *m, const char *const *argv, const int 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		/* a job's faults wait on its move's helpers: they go before the jobs' own work */
+		setpriority(PRIO_PROCESS, 0, HELPER_NICE);
 		int moved[4];
 		moved[0] = fcntl(sp[1], F_DUPFD, 100);
 		for (int i = 0; i < nfds && i < 3; i++)
@@ -587,7 +591,7 @@ static void mig_event(struct migration *m, enum mig_event ev, const char *why)
 /* A line from a helper: how its part goes. */
 static void helper_line(struct migration *m, const char *line)
 {
-	unsigned long long a, b;
+	unsigned long long a;
 	int pid;
 	if (!strncmp(line, "dumping", 7)) {
 		m->t_freeze = loop_now();
@@ -606,8 +610,10 @@ static void helper_line(struct migration *m, const char *line)
 		if (sscanf(line, "restored %d %llu", &pid, &a) == 2)
 			log_info("%s: images in and restored in %llu ms", m->gpid, a);
 		mig_event(m, EV_RESTORED, NULL);
-	} else if (sscanf(line, "done %llu %llu", &a, &b) >= 0 && !strncmp(line, "done", 4)) {
+	} else if (!strncmp(line, "done", 4)) {
 		m->last_word = 1;
+		if (m->role == MIG_DEST && line[4])
+			log_info("%s: every page in: %s", m->gpid, line + 5);
 		mig_event(m, EV_DONE, NULL);
 	} else if (!strncmp(line, "aborted", 7) || !strncmp(line, "failed", 6)) {
 		char why[MIGR_ERRMSG_MAX + 1];

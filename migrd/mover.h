@@ -25,7 +25,10 @@
 
 #define MOVER_CTL_FD 3
 #define MOVER_IMAGE_CHUNK (256 * 1024)
-#define MOVER_PAGES_CHUNK 64		/* pages per background frame (256 KiB) */
+#define MOVER_PAGES_CHUNK 32		/* pages per background frame (256 KiB): UFFDIO_COPY
+					 * costs about the same per page from 64 KiB up, and a
+					 * fault waits behind at most one such frame each side */
+#define MOVER_FAULT_PAGES 16		/* pages asked for with a faulting one */
 #define MOVER_IDLE_MS 10000		/* a channel silent this long is taken as broken */
 #define MOVER_START_MS 10000		/* key and channels must come within this */
 

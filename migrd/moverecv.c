@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -45,8 +46,8 @@
 #define RESTORE_TIMEOUT_MS 60000
 #define IMAGES_MAX_BYTES (1ull << 30)	/* a dump's images without memory are far smaller */
 #define IMAGES_MAX_FILES 100000
-#define FAULT_AHEAD 16			/* pages asked for with a faulting one */
-#define DATA_FRAMES_PER_ROUND 8		/* bulk frames between looks at faults */
+#define DATA_FRAMES_PER_ROUND 1		/* bulk frames between looks at faults */
+#define LATENCIES_MAX (1 << 20)
 #define STDIO_FD 4			/* migrd hands the job's three stdio pipe ends here */
 
 struct dst_proc {
@@ -74,6 +75,10 @@ struct receiver {
 	pid_t restored;			/* the restored job's init, once restore has run */
 	uint64_t heard, beat;
 	uint64_t installed, zeroed, faults, requests;
+	/* a fault's wait, from the kernel's word to the page installed: for the report */
+	struct { int vpid; uint64_t src; uint32_t npages; uint64_t t0; } waits[256];
+	uint32_t *latency_us;
+	size_t nlatency;
 	char why[400];
 };
 
@@ -199,6 +204,34 @@ static int install_run(struct receiver *r, struct dst_proc *p, const struct ps_r
 	return 0;
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Pages of vpid from src came: the faults that waited on them are served. */
+static void served(struct receiver *r, int vpid, uint64_t src, uint32_t npages)
+{
+	for (size_t i = 0; i < sizeof(r->waits) / sizeof(r->waits[0]); i++) {
+		if (!r->waits[i].t0 || r->waits[i].vpid != vpid || r->waits[i].src < src ||
+		    r->waits[i].src >= src + npages * PAGE)
+			continue;
+		if (!r->latency_us)
+			r->latency_us = xmalloc(LATENCIES_MAX * sizeof(*r->latency_us));
+		if (r->nlatency < LATENCIES_MAX)
+			r->latency_us[r->nlatency++] = (uint32_t)(now_us() - r->waits[i].t0);
+		r->waits[i].t0 = 0;
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* Pages from the source (vpid's memory at addr): into every process that waits for them,
  * the process itself and any child it forked before they came. */
 static int install_pages(struct receiver *r, const uint8_t *p, size_t len)
@@ -212,6 +245,7 @@ static int install_pages(struct receiver *r, const uint8_t *p, size_t len)
 	memcpy(&addr, p + 8, 8);
 	const uint8_t *data = p + 16;
 	uint32_t npages = (uint32_t)((len - 16) / PAGE);
+	served(r, (int)vpid, addr, npages);
 	for (size_t i = 0; i < r->nprocs; i++) {
 		struct dst_proc *dp = r->procs[i];
 		if (dp->vpid != (int)vpid || dp->uffd < 0)
@@ -237,13 +271,21 @@ static void zero_page(struct dst_proc *p, uint64_t addr)
 static void request(struct receiver *r, struct dst_proc *p, uint64_t src)
 {
 	uint8_t req[20];
-	uint32_t tag = 0, vpid = (uint32_t)p->vpid, n = FAULT_AHEAD;
+	uint32_t tag = 0, vpid = (uint32_t)p->vpid, n = MOVER_FAULT_PAGES;
 	memcpy(req, &tag, 4);
 	memcpy(req + 4, &vpid, 4);
 	memcpy(req + 8, &src, 8);
 	memcpy(req + 16, &n, 4);
 	bulk_send(&r->ch[BULK_FAULTS], BF_REQ, req, sizeof(req), NULL, 0);
 	bulk_flush(&r->ch[BULK_FAULTS]);
+	for (size_t i = 0; i < sizeof(r->waits) / sizeof(r->waits[0]); i++)
+		if (!r->waits[i].t0) {
+			r->waits[i].vpid = p->vpid;
+			r->waits[i].src = src;
+			r->waits[i].npages = n;
+			r->waits[i].t0 = now_us();
+			break;
+		}
 	/* every process that waits on the same source pages gets them from this answer */
 	for (size_t i = 0; i < r->nprocs; i++)
 		if (r->procs[i]->vpid == p->vpid && r->procs[i]->uffd >= 0)
@@ -713,8 +755,15 @@ int mover_recv(const struct mover_opts *o)
 	for (int i = 0; i < 100 && bulk_flush(&r.ch[BULK_FAULTS]) == 1; i++)
 		usleep(10000);
 	mover_record(o->dir, "done");
+	uint32_t p50 = 0, p99 = 0;
+	if (r.nlatency) {
+		qsort(r.latency_us, r.nlatency, sizeof(*r.latency_us), cmp_u32);
+		p50 = r.latency_us[r.nlatency / 2];
+		p99 = r.latency_us[r.nlatency * 99 / 100];
+	}
 	log_debug("done: %" PRIu64 " pages installed, %" PRIu64 " zero-filled, %" PRIu64
 		  " faults, %" PRIu64 " requests", r.installed, r.zeroed, r.faults, r.requests);
-	mover_report("done %" PRIu64 " %" PRIu64, r.faults, r.requests);
+	mover_report("done faults %" PRIu64 " served %zu p50 %u us p99 %u us", r.faults,
+		     r.nlatency, p50, p99);
 	return MOVER_EXIT_DONE;
 }

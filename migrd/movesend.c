@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@
 
 #define PAGE PAGEMAP_PAGE
 #define PUSH_AHEAD (4u << 20)	/* data queued on the data channel before we wait */
+#define PUSH_FRAMES 1		/* background frames between looks at the faults channel */
 #define HEARTBEAT_MS 1000
 #define DUMP_TIMEOUT_MS 60000
 #define PROCS_MAX 4096
@@ -199,6 +201,13 @@ static int send_pages(struct sender *s, struct bulk_chan *c, uint32_t tag, struc
 	memcpy(hdr + 8, &addr, 8);
 	uint8_t *data = bulk_reserve(c, BF_PAGES, hdr, sizeof(hdr), npages * PAGE);
 	size_t got = 0, want = npages * PAGE;
+	/* process_vm_readv is the fast way; it fails on pages the task cannot read
+	 * (PROT_NONE), which /proc/PID/mem reads all the same */
+	struct iovec local = { .iov_base = data, .iov_len = want };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = want };
+	ssize_t fast = process_vm_readv(p->host, &local, 1, &remote, 1, 0);
+	if (fast > 0)
+		got = (size_t)fast;
 	while (got < want) {
 		ssize_t n = pread(p->mem, data + got, want - got, (off_t)(addr + got));
 		if (n < 0 && errno == EINTR)
@@ -250,10 +259,12 @@ static int push_one(struct sender *s, struct src_proc *p)
 	return 0;
 }
 
-/* Keeps the data channel busy: frames round-robin over the processes. */
+/* Keeps the data channel busy: frames round-robin over the processes, a few at a time so
+ * that a fault's request is never long unread. */
 static int push_background(struct sender *s)
 {
-	while (bulk_unsent(&s->ch[BULK_DATA]) < PUSH_AHEAD) {
+	for (int frames = 0; frames < PUSH_FRAMES && bulk_unsent(&s->ch[BULK_DATA]) < PUSH_AHEAD;
+	     frames++) {
 		int any = 0;
 		for (size_t i = 0; i < s->nprocs && !any; i++) {
 			struct src_proc *p = &s->procs[(s->next_proc + i) % s->nprocs];
@@ -292,7 +303,7 @@ static int serve_request(struct sender *s, const uint8_t *p, size_t len)
 	memcpy(&addr, p + 8, 8);
 	memcpy(&npages, p + 16, 4);
 	struct src_proc *sp = proc_of(s, (int)vpid);
-	if (!sp || addr % PAGE || npages == 0 || npages > MOVER_PAGES_CHUNK)
+	if (!sp || addr % PAGE || npages == 0 || npages > MOVER_FAULT_PAGES)
 		return -1;
 	/* never past the mapping: shorten the request instead */
 	uint64_t stop = vma_end(sp, addr);
@@ -302,6 +313,7 @@ static int serve_request(struct sender *s, const uint8_t *p, size_t len)
 		npages = (uint32_t)((stop - addr) / PAGE);
 	if (send_pages(s, &s->ch[BULK_FAULTS], tag, sp, addr, npages) < 0)
 		return -1;
+	bulk_flush(&s->ch[BULK_FAULTS]);	/* now: a thread waits on it */
 	s->served += npages;
 	ssize_t k = range_of(sp, addr + npages * PAGE);
 	if (k >= 0) {
