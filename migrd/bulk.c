@@ -146,9 +146,14 @@ size_t bulk_unsent(const struct bulk_chan *c)
 
 int bulk_fill(struct bulk_chan *c)
 {
+	/* a whole frame waits already: take it first (reading on would only pile up data
+	 * to slide about) */
+	if (bulk_has_frame(c))
+		return 0;
 	if (c->in_off && c->in_off == c->in_len)
 		c->in_off = c->in_len = 0;
-	if (c->in_len == c->in_cap) {	/* room for the rest of the frame at hand */
+	if (c->in_cap - c->in_len < 4 + SEALED_MAX) {
+		/* the part of a frame at hand goes to the front: room for the whole of it */
 		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
 		c->in_len -= c->in_off;
 		c->in_off = 0;

@@ -193,3 +193,37 @@ fault_case() {
 @test "late: the link to the destination cut for 5 s" {
 	fault_case late link
 }
+
+@test "the destination's migrd and helper killed together mid-transfer: the source resumes, and the restarted migrd ends what was left of the copy there" {
+	# a job that never looks at its memory: a copy left with missing pages would run on
+	out=$BATS_TEST_TMPDIR/sh.out
+	bg_on node1 mrun -n node2 sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done'
+	MRUN_PID=$BG_PID
+	wait_until 10 sh -c "$CLUSTER run node1 mps --json | jq -e '.[] | select(.cmd | contains(\"sleep 0.2\"))' >/dev/null"
+	GPID=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("sleep 0.2")) | .gpid')
+	timeout 120 "$CLUSTER" run node1 mmigrate "$GPID" node3 >"$BATS_TEST_TMPDIR/mmigrate" 2>&1 &
+	local mig=$!
+	wait_until 20 grep -q "$GPID: move from node2: receiving -> filling" "$(log_of node3)"
+	# both the destination's migrd and its helper die as the job runs there
+	local helper
+	helper=$(pids_of "migr-move recv --gpid $GPID" | head -n1)
+	cluster stop node3 --kill
+	[ -z "$helper" ] || kill -KILL "$helper" 2>/dev/null || true
+	wait "$mig" || true
+	cat "$BATS_TEST_TMPDIR/mmigrate"
+	# the source's copy runs on (its helper heard nothing more, node3 was declared dead)
+	wait_until 30 sh -c "[ \$($CLUSTER run node1 mps --json |
+		jq -r --arg g $GPID '.[] | select(.gpid == \$g) | .node') = node2 ]"
+	# node3 comes back: what restore left of the copy there ends
+	cluster start node3
+	wait_until 20 grep -q "$GPID: a move from node2 found after a restart" "$(log_of node3)"
+	# one shell loop runs: the source's (besides mrun's and migr-init's command lines)
+	loops() {
+		local n=0 p
+		for p in $(pgrep -f -- "^/usr/bin/sh -c i=0; while"); do
+			[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] || n=$((n + 1))
+		done
+		[ "$n" -eq 1 ]
+	}
+	wait_until 10 loops
+}
