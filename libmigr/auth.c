@@ -233,12 +233,24 @@ int migr_auth_step(struct migr_auth *a, uint8_t type, const uint8_t *p, size_t n
 	return MIGR_EPROTO;
 }
 
+size_t migr_auth_sealed_len(size_t n)
+{
+	return 4 + n + crypto_secretstream_xchacha20poly1305_ABYTES;
+}
+
+void migr_auth_seal_into(struct migr_auth *a, const uint8_t *frame, size_t n, uint8_t *out)
+{
+	uint32_t clen = (uint32_t)(n + crypto_secretstream_xchacha20poly1305_ABYTES);
+	out[0] = (uint8_t)clen;
+	out[1] = (uint8_t)(clen >> 8);
+	out[2] = (uint8_t)(clen >> 16);
+	out[3] = (uint8_t)(clen >> 24);
+	crypto_secretstream_xchacha20poly1305_push(&a->tx, out + 4, NULL, frame, n, NULL, 0, 0);
+}
+
 void migr_auth_seal(struct migr_auth *a, const uint8_t *frame, size_t n, struct mw *out)
 {
-	size_t clen = n + crypto_secretstream_xchacha20poly1305_ABYTES;
-	mw_u32(out, (uint32_t)clen);
-	crypto_secretstream_xchacha20poly1305_push(&a->tx, mw_space(out, clen), NULL, frame, n,
-						   NULL, 0, 0);
+	migr_auth_seal_into(a, frame, n, mw_space(out, migr_auth_sealed_len(n)));
 }
 
 int migr_auth_open(struct migr_auth *a, const uint8_t *c, size_t n, uint8_t *plain)

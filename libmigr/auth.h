@@ -63,6 +63,9 @@ int migr_auth_step(struct migr_auth *a, uint8_t type, const uint8_t *p, size_t n
  * record's ciphertext into plain (room for MIGR_FRAME_HDR + MIGR_FRAME_MAX); returns the
  * plaintext length or MIGR_EAUTH. */
 void migr_auth_seal(struct migr_auth *a, const uint8_t *frame, size_t n, struct mw *out);
+/* The same into out, which has room for migr_auth_sealed_len(n) bytes. */
+size_t migr_auth_sealed_len(size_t n);
+void migr_auth_seal_into(struct migr_auth *a, const uint8_t *frame, size_t n, uint8_t *out);
 int migr_auth_open(struct migr_auth *a, const uint8_t *c, size_t n, uint8_t *plain);
 
 #endif

@@ -19,6 +19,8 @@
 
 #include <openssl/evp.h>
 
+#include "msgbuf.h"
+
 #define BULK_KEY_BYTES 32
 #define BULK_FRAME_MAX (1024 * 1024 + 64)	/* plaintext of one frame */
 #define BULK_TAG 16
@@ -42,11 +44,10 @@ struct bulk_chan {
 	int fd;
 	EVP_CIPHER_CTX *tx, *rx;	/* AES-256-GCM, each keyed for one direction */
 	uint64_t tx_n, rx_n;		/* nonces: frames sent, received */
-	uint8_t *out;			/* sealed frames not yet written: [off, len) */
-	size_t out_off, out_len, out_cap;
-	size_t reserved;		/* bulk_reserve(): where the open frame starts */
-	uint8_t *in;			/* received bytes: [in_off, in_len) */
-	size_t in_off, in_len, in_cap;
+	struct outq out;		/* sealed frames not yet written */
+	uint8_t *frame;			/* bulk_reserve(): the open frame */
+	size_t frame_plain;
+	struct inq in;			/* received, not yet opened */
 	uint64_t bytes_in, bytes_out;
 };
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "migrd.h"
+#include "msgbuf.h"
 #include "netlink.h"
 #include "peers.h"
 #include "xmalloc.h"
@@ -33,11 +34,10 @@ struct client {
 	uint64_t id;		/* jobs.c refers to clients by id: they may go at any time */
 	int fd;
 	struct ucred cred;
-	uint8_t *in;		/* room for one whole frame */
-	size_t inlen;
+	struct inq in;		/* room for one whole frame */
 	int fds[3];		/* descriptors received (SCM_RIGHTS), for a run request */
 	int nfds;
-	struct mw out;
+	struct outq out;
 	struct client *next;
 };
 
@@ -68,8 +68,8 @@ static void client_close(struct client *c, const char *why)
 	close(c->fd);
 	for (int i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
-	mw_free(&c->out);
-	free(c->in);
+	outq_free(&c->out);
+	inq_free(&c->in);
 	free(c);
 	nclients--;
 }
@@ -80,7 +80,7 @@ void control_send(uint64_t id, const struct mw *frame)
 	struct client *c = client_find(id);
 	if (!c)
 		return;
-	mw_bytes(&c->out, frame->buf, frame->len);
+	outq_add(&c->out, frame->buf, frame->len);
 	/* written by the loop: the caller may be inside this client's own callback */
 	loop_mod(c->fd, EPOLLIN | EPOLLOUT);
 }
@@ -188,8 +188,7 @@ static void do_leave(struct client *c)
 	}
 	reply_ok(c);
 	/* reply first: the shutdown closes this socket shortly */
-	if (send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-		c->out.len = 0;
+	outq_flush(&c->out, c->fd);
 	migrd_shutdown("leaving the cluster (mctl leave)");
 }
 
@@ -334,8 +333,9 @@ static int handle_request(struct client *c, const struct migr_frame_hdr *h, cons
 static ssize_t client_read(struct client *c)
 {
 	char cbuf[CMSG_SPACE(3 * sizeof(int))];
-	struct iovec iov = { .iov_base = c->in + c->inlen,
-			     .iov_len = MIGR_FRAME_HDR + MIGR_FRAME_MAX - c->inlen };
+	size_t room;
+	uint8_t *tail = inq_tail(&c->in, &room);
+	struct iovec iov = { .iov_base = tail, .iov_len = room };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
 	ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
@@ -359,6 +359,7 @@ static ssize_t client_read(struct client *c)
 		errno = EBADMSG;
 		return -1;
 	}
+	inq_grew(&c->in, (size_t)n);
 	return n;
 }
 
@@ -375,47 +376,36 @@ static void client_io(int fd, uint32_t events, void *arg)
 			client_close(c, NULL);
 			return;
 		}
-		if (n > 0)
-			c->inlen += (size_t)n;
-		while (c->inlen >= MIGR_FRAME_HDR) {
+		for (;;) {
 			struct migr_frame_hdr h;
-			int r = migr_hdr_decode(c->in, &h);
+			int r = inq_frame(&c->in, &h);
 			if (r < 0) {
 				char why[128];
 				snprintf(why, sizeof(why), "bad frame (%s), closed", migr_strerror(r));
 				client_close(c, why);
 				return;
 			}
-			if (c->inlen < MIGR_FRAME_HDR + h.len)
+			if (r == 0)
 				break;
-			if (handle_request(c, &h, c->in + MIGR_FRAME_HDR) < 0) {
+			if (handle_request(c, &h, inq_data(&c->in) + MIGR_FRAME_HDR) < 0) {
 				char why[128];
 				snprintf(why, sizeof(why), "malformed %s request, closed",
 					 migr_msg_type_name(h.type));
 				client_close(c, why);
 				return;
 			}
-			size_t used = MIGR_FRAME_HDR + h.len;
-			memmove(c->in, c->in + used, c->inlen - used);
-			c->inlen -= used;
+			inq_consume(&c->in, MIGR_FRAME_HDR + h.len);
 		}
-		if (c->out.len > CLIENT_OUT_MAX) {
+		if (outq_pending(&c->out) > CLIENT_OUT_MAX) {
 			client_close(c, "not reading its replies, closed");
 			return;
 		}
 	}
-	if (c->out.len) {
-		ssize_t n = send(fd, c->out.buf, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			client_close(c, NULL);
-			return;
-		}
-		if (n > 0) {
-			memmove(c->out.buf, c->out.buf + n, c->out.len - (size_t)n);
-			c->out.len -= (size_t)n;
-		}
+	if (outq_pending(&c->out) && outq_flush(&c->out, fd) < 0) {
+		client_close(c, NULL);
+		return;
 	}
-	loop_mod(fd, EPOLLIN | (c->out.len ? EPOLLOUT : 0));
+	loop_mod(fd, EPOLLIN | (outq_pending(&c->out) ? EPOLLOUT : 0));
 }
 
 static void accept_resume(void *arg)
@@ -449,9 +439,9 @@ static void control_accept(int fd, uint32_t events, void *arg)
 		free(c);
 		return;
 	}
-	mw_init(&c->out);
+	outq_init(&c->out);
 	c->id = ++last_id;
-	c->in = xmalloc(MIGR_FRAME_HDR + MIGR_FRAME_MAX);
+	inq_init(&c->in, MIGR_FRAME_HDR + MIGR_FRAME_MAX);
 	c->next = clients;
 	clients = c;
 	nclients++;

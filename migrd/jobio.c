@@ -13,7 +13,7 @@ void user_fd_open(struct user_fd *u, int fd, int flags)
 {
 	u->fd = fd;
 	u->broken = 0;
-	mw_init(&u->queue);
+	outq_init(&u->queue);
 	u->saved_flags = flags;
 	/* epoll refuses what cannot be polled (regular files, /dev/null): probe with a
 	 * throwaway epoll instance */
@@ -28,29 +28,28 @@ void user_fd_open(struct user_fd *u, int fd, int flags)
 
 size_t user_fd_flush(struct user_fd *u)
 {
-	size_t done = 0;
-	while (done < u->queue.len && u->fd >= 0 && !u->broken) {
-		ssize_t n = write(u->fd, u->queue.buf + done, u->queue.len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n < 0)
-			u->broken = 1;	/* EPIPE and the like */
-		else
-			done += (size_t)n;
-	}
+	size_t before = outq_pending(&u->queue);
+	if (u->fd >= 0 && !u->broken && outq_flush(&u->queue, u->fd) < 0)
+		u->broken = 1;	/* EPIPE and the like */
 	if (u->broken || u->fd < 0)
-		done = u->queue.len;
-	memmove(u->queue.buf, u->queue.buf + done, u->queue.len - done);
-	u->queue.len -= done;
-	return done;
+		outq_clear(&u->queue);	/* dropped: the reader is gone */
+	return before - outq_pending(&u->queue);
 }
 
 size_t user_fd_write(struct user_fd *u, const uint8_t *p, size_t n)
 {
-	mw_bytes(&u->queue, p, n);
+	outq_add(&u->queue, p, n);
 	return user_fd_flush(u);
+}
+
+size_t user_fd_pending(const struct user_fd *u)
+{
+	return outq_pending(&u->queue);
+}
+
+void user_fd_drop(struct user_fd *u)
+{
+	outq_clear(&u->queue);
 }
 
 void user_fd_close(struct user_fd *u)
@@ -61,5 +60,5 @@ void user_fd_close(struct user_fd *u)
 		fcntl(u->fd, F_SETFL, u->saved_flags);
 	close(u->fd);
 	u->fd = -1;
-	mw_free(&u->queue);
+	outq_free(&u->queue);
 }

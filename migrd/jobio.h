@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msgbuf.h"
 #include "proto.h"
 
 struct user_fd {
@@ -15,7 +16,7 @@ struct user_fd {
 	int pollable;
 	int saved_flags;
 	int broken;		/* the reader went away: output is dropped from now on */
-	struct mw queue;	/* output not yet written */
+	struct outq queue;	/* output not yet written */
 };
 
 /* flags: the fd's file status flags before any of the job's fds was touched (stdin,
@@ -27,5 +28,9 @@ size_t user_fd_write(struct user_fd *u, const uint8_t *p, size_t n);
 size_t user_fd_flush(struct user_fd *u);
 /* Restores the flags and closes. */
 void user_fd_close(struct user_fd *u);
+/* Output not yet written. */
+size_t user_fd_pending(const struct user_fd *u);
+/* Drops what waits (nobody will read it). */
+void user_fd_drop(struct user_fd *u);
 
 #endif

@@ -499,7 +499,8 @@ static void home_reply_error(struct job *j, const char *msg)
 /* The exit status goes to mrun after the job's last output has been written out. */
 static void home_try_exit(struct job *j)
 {
-	if (!j->exit_known || j->user[STREAM_OUT].queue.len || j->user[STREAM_ERR].queue.len)
+	if (!j->exit_known || user_fd_pending(&j->user[STREAM_OUT]) ||
+	    user_fd_pending(&j->user[STREAM_ERR]))
 		return;
 	if (j->client) {
 		struct mw w;
@@ -550,7 +551,7 @@ static void home_pump_stdin(struct job *j)
 static void home_flush(struct job *j, int s)
 {
 	send_ack(j->node, j->gpid, s, user_fd_flush(&j->user[s]));
-	home_watch(j, s, j->user[s].queue.len > 0);
+	home_watch(j, s, user_fd_pending(&j->user[s]) > 0);
 	home_try_exit(j);
 }
 
@@ -790,7 +791,8 @@ void jobs_node_down(const char *node)
 		}
 		j->exit_known = 1;
 		j->exit_status = 255;
-		j->user[STREAM_OUT].queue.len = j->user[STREAM_ERR].queue.len = 0;
+		user_fd_drop(&j->user[STREAM_OUT]);
+		user_fd_drop(&j->user[STREAM_ERR]);
 		home_try_exit(j);
 	}
 }
@@ -1208,7 +1210,7 @@ static int on_job_data(const char *from, struct mr *r)
 	}
 	if (n)
 		send_ack(j->node, gpid, s, user_fd_write(&j->user[s], data, n));
-	home_watch(j, s, j->user[s].queue.len > 0);
+	home_watch(j, s, user_fd_pending(&j->user[s]) > 0);
 	return 0;
 }
 

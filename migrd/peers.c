@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "migrd.h"
+#include "msgbuf.h"
 #include "peers.h"
 #include "xmalloc.h"
 
@@ -44,11 +45,9 @@ struct peer {
 	uint16_t port;
 	char label[MIGR_ADDR_MAX + MIGR_NAME_MAX + 16];	/* for log lines */
 	struct migr_auth auth;
-	uint8_t *in;		/* received, not yet parsed */
-	size_t inlen;
-	struct mw out;		/* bytes ready for the socket */
-	struct mw pending;	/* frames queued before the handshake finished */
-	size_t incap;		/* room in `in`: small until authenticated */
+	struct inq in;		/* received, not yet parsed: small until authenticated */
+	struct outq out;	/* bytes ready for the socket */
+	struct outq pending;	/* frames queued before the handshake finished */
 	int preauth;		/* inbound, not yet authenticated: counts against PREAUTH_MAX */
 	int dead;		/* closed; freed at the end of the loop round */
 	/* a move's channel (bulk.h): authenticated here, then handed to the move */
@@ -105,10 +104,10 @@ static void peers_free_dead(void *arg)
 		struct peer *p = dead_peers;
 		dead_peers = p->next;
 		migr_auth_clear(&p->auth);
-		free(p->in);
+		inq_free(&p->in);
 		free(p->attach);
-		mw_free(&p->out);
-		mw_free(&p->pending);
+		outq_free(&p->out);
+		outq_free(&p->pending);
 		free(p);
 	}
 }
@@ -167,19 +166,12 @@ static int peer_detach(struct peer *p)
  * descriptor goes to the move. */
 static void bulk_hand_over(struct peer *p)
 {
-	for (int tries = 0; p->out.len && tries < 100; tries++) {
-		ssize_t n = send(p->fd, p->out.buf, p->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			break;
-		if (n > 0) {
-			memmove(p->out.buf, p->out.buf + n, p->out.len - (size_t)n);
-			p->out.len -= (size_t)n;
-		} else {
-			struct pollfd w = { .fd = p->fd, .events = POLLOUT };
-			poll(&w, 1, 10);
-		}
+	int r = 1;
+	for (int tries = 0; tries < 100 && (r = outq_flush(&p->out, p->fd)) == 1; tries++) {
+		struct pollfd w = { .fd = p->fd, .events = POLLOUT };
+		poll(&w, 1, 10);
 	}
-	if (p->out.len) {
+	if (r != 0) {
 		peer_close(p, "move channel: the attach request would not go out");
 		return;
 	}
@@ -192,7 +184,7 @@ static void bulk_hand_over(struct peer *p)
 static void want_write(struct peer *p)
 {
 	uint32_t ev = EPOLLIN;
-	if (p->out.len || p->connecting)
+	if (outq_pending(&p->out) || p->connecting)
 		ev |= EPOLLOUT;
 	loop_mod(p->fd, ev);
 }
@@ -200,22 +192,25 @@ static void want_write(struct peer *p)
 static void queue_plain(struct peer *p, const uint8_t *frame, size_t n)
 {
 	if (p->auth.state == AUTH_READY)
-		migr_auth_seal(&p->auth, frame, n, &p->out);
+		migr_auth_seal_into(&p->auth, frame, n,
+				    outq_reserve(&p->out, migr_auth_sealed_len(n)));
 	else
-		mw_bytes(&p->out, frame, n);
+		outq_add(&p->out, frame, n);
 }
 
 /* Seals the frames queued while the handshake ran. */
 static void flush_pending(struct peer *p)
 {
-	size_t at = 0;
-	while (at + MIGR_FRAME_HDR <= p->pending.len) {
+	const uint8_t *f = p->pending.buf + p->pending.off;
+	size_t left = outq_pending(&p->pending);
+	while (left >= MIGR_FRAME_HDR) {
 		struct migr_frame_hdr h;
-		migr_hdr_decode(p->pending.buf + at, &h);
-		migr_auth_seal(&p->auth, p->pending.buf + at, MIGR_FRAME_HDR + h.len, &p->out);
-		at += MIGR_FRAME_HDR + h.len;
+		migr_hdr_decode(f, &h);
+		queue_plain(p, f, MIGR_FRAME_HDR + h.len);
+		f += MIGR_FRAME_HDR + h.len;
+		left -= MIGR_FRAME_HDR + h.len;
 	}
-	mw_free(&p->pending);
+	outq_free(&p->pending);
 }
 
 /* One frame, in the clear (handshake) or decrypted. Returns -1 if p was closed. */
@@ -234,7 +229,7 @@ static int handle_frame(struct peer *p, const uint8_t *f, size_t n)
 		mw_init(&reply);
 		r = migr_auth_step(&p->auth, h.type, f + MIGR_FRAME_HDR, h.len, &reply);
 		if (r == 0 && reply.len)
-			mw_bytes(&p->out, reply.buf, reply.len);
+			outq_add(&p->out, reply.buf, reply.len);
 		mw_free(&reply);
 		if (r < 0) {
 			peer_close(p, r == MIGR_EAUTH ? "handshake: bad key, refused"
@@ -251,8 +246,7 @@ static int handle_frame(struct peer *p, const uint8_t *f, size_t n)
 				npreauth--;
 			}
 			/* proved the key: now room for whole sealed records */
-			p->incap = 4 + MIGR_SEALED_MAX;
-			p->in = xrealloc(p->in, p->incap);
+			inq_set_max(&p->in, 4 + MIGR_SEALED_MAX);
 			peer_label(p);
 			log_debug("%s: authenticated", p->label);
 			flush_pending(p);
@@ -297,39 +291,35 @@ static int handle_frame(struct peer *p, const uint8_t *f, size_t n)
  * a sealed record [u32 length][ciphertext]. Returns -1 if p was closed. */
 static int parse_input(struct peer *p)
 {
-	size_t at = 0;
 	for (;;) {
-		size_t left = p->inlen - at;
-		const uint8_t *q = p->in + at;
 		if (p->auth.state != AUTH_READY) {
 			struct migr_frame_hdr h;
-			if (left < MIGR_FRAME_HDR)
-				break;
-			int r = migr_hdr_decode(q, &h);
-			if (r == 0 && h.len > PREAUTH_FRAME_MAX)
+			int r = inq_frame(&p->in, &h);
+			if (r >= 0 && inq_avail(&p->in) >= MIGR_FRAME_HDR && h.len > PREAUTH_FRAME_MAX)
 				r = MIGR_ETOOBIG;
 			if (r < 0) {
 				peer_close(p, migr_strerror(r));
 				return -1;
 			}
-			if (left < MIGR_FRAME_HDR + h.len)
+			if (r == 0)
 				break;
-			at += MIGR_FRAME_HDR + h.len;
-			if (handle_frame(p, q, MIGR_FRAME_HDR + h.len) < 0)
+			/* taken first: the bytes stay put until the next read */
+			uint8_t *f = inq_data(&p->in);
+			inq_consume(&p->in, MIGR_FRAME_HDR + h.len);
+			if (handle_frame(p, f, MIGR_FRAME_HDR + h.len) < 0)
 				return -1;
 		} else {
-			if (left < 4)
-				break;
-			uint32_t clen = (uint32_t)q[0] | (uint32_t)q[1] << 8 |
-					(uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
-			if (clen > MIGR_SEALED_MAX || clen < MIGR_FRAME_HDR) {
+			uint32_t clen;
+			int r = inq_record(&p->in, MIGR_FRAME_HDR, &clen);
+			if (r < 0) {
 				peer_close(p, "sealed record with a bad length");
 				return -1;
 			}
-			if (left < 4 + (size_t)clen)
+			if (r == 0)
 				break;
-			at += 4 + clen;
-			int n = migr_auth_open(&p->auth, q + 4, clen, plain);
+			uint8_t *c = inq_data(&p->in) + 4;
+			inq_consume(&p->in, 4 + clen);
+			int n = migr_auth_open(&p->auth, c, clen, plain);
 			if (n < MIGR_FRAME_HDR) {
 				peer_close(p, "record fails authentication (forged, replayed or corrupt)");
 				return -1;
@@ -338,7 +328,7 @@ static int parse_input(struct peer *p)
 				return -1;
 			if (p->attach) {
 				/* nothing may follow until the move's helper speaks */
-				if (p->inlen != at) {
+				if (inq_avail(&p->in)) {
 					peer_close(p, "data after a move channel request");
 					return -1;
 				}
@@ -355,8 +345,6 @@ static int parse_input(struct peer *p)
 			}
 		}
 	}
-	memmove(p->in, p->in + at, p->inlen - at);
-	p->inlen -= at;
 	return 0;
 }
 
@@ -377,8 +365,7 @@ static void peer_io(int fd, uint32_t events, void *arg)
 	}
 	if (events & EPOLLIN) {
 		/* room for one whole sealed record plus its length (a handshake frame before) */
-		size_t room = p->incap - p->inlen;
-		ssize_t n = read(fd, p->in + p->inlen, room);
+		ssize_t n = inq_fill(&p->in, fd);
 		if (n == 0) {
 			/* A peer that hangs up after our challenge could not answer it. */
 			if (p->auth.state == AUTH_WAIT_AUTH)
@@ -393,23 +380,15 @@ static void peer_io(int fd, uint32_t events, void *arg)
 			return;
 		}
 		if (n > 0) {
-			p->inlen += (size_t)n;
 			p->heard_at = loop_now();
 			if (parse_input(p) < 0)
 				return;
 		}
 	}
-	if (p->out.len && !p->connecting) {
-		ssize_t n = send(fd, p->out.buf, p->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			log_debug("%s: write: %s", p->label, strerror(errno));
-			peer_close(p, NULL);
-			return;
-		}
-		if (n > 0) {
-			memmove(p->out.buf, p->out.buf + n, p->out.len - (size_t)n);
-			p->out.len -= (size_t)n;
-		}
+	if (outq_pending(&p->out) && !p->connecting && outq_flush(&p->out, fd) < 0) {
+		log_debug("%s: write: %s", p->label, strerror(errno));
+		peer_close(p, NULL);
+		return;
 	}
 	want_write(p);
 }
@@ -421,10 +400,9 @@ static struct peer *peer_new(int fd, int outbound, const char *addr, uint16_t po
 	p->outbound = outbound;
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	p->port = port;
-	p->incap = PREAUTH_BUF;
-	p->in = xmalloc(p->incap);
-	mw_init(&p->out);
-	mw_init(&p->pending);
+	inq_init(&p->in, PREAUTH_BUF);
+	outq_init(&p->out);
+	outq_init(&p->pending);
 	p->opened_at = p->heard_at = loop_now();
 	migr_auth_init(&p->auth, outbound, &migrd.key, migrd.conf.node);
 	peer_label(p);
@@ -476,7 +454,11 @@ static struct peer *peer_connect(const char *addr, uint16_t port)
 	}
 	struct peer *p = peer_new(fd, 1, addr, port);
 	p->connecting = 1;
-	migr_auth_hello(&p->auth, &p->out);
+	struct mw hello;
+	mw_init(&hello);
+	migr_auth_hello(&p->auth, &hello);
+	outq_add(&p->out, hello.buf, hello.len);
+	mw_free(&hello);
 	return p;
 }
 
@@ -495,14 +477,14 @@ void peers_send(const char *addr, uint16_t port, const struct mw *frame)
 			break;
 	if (!p && !(p = peer_connect(addr, port)))
 		return;
-	if (p->out.len + p->pending.len > OUTQ_MAX) {
+	if (outq_pending(&p->out) + outq_pending(&p->pending) > OUTQ_MAX) {
 		peer_close(p, "send queue full: peer not reading, dropped");
 		return;
 	}
 	if (p->auth.state == AUTH_READY)
 		queue_plain(p, frame->buf, frame->len);
 	else
-		mw_bytes(&p->pending, frame->buf, frame->len);
+		outq_add(&p->pending, frame->buf, frame->len);
 	want_write(p);
 }
 
@@ -622,7 +604,7 @@ size_t peers_pending(const char *addr, uint16_t port)
 {
 	for (struct peer *p = peers; p; p = p->next)
 		if (p->outbound && !p->bulk && p->port == port && !strcmp(p->addr, addr))
-			return p->out.len + p->pending.len;
+			return outq_pending(&p->out) + outq_pending(&p->pending);
 	return 0;
 }
 
@@ -638,9 +620,8 @@ void peers_close_all(void)
 {
 	/* flush what we can (a goodbye), then close */
 	for (struct peer *p = peers; p; p = p->next)
-		if (p->out.len && !p->connecting)
-			if (send(p->fd, p->out.buf, p->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				continue;
+		if (outq_pending(&p->out) && !p->connecting)
+			outq_flush(&p->out, p->fd);
 	while (peers)
 		peer_close(peers, NULL);
 	peers_free_dead(NULL);
@@ -662,6 +643,6 @@ int peers_bulk_open(const char *addr, uint16_t port, const struct mw *attach, pe
 	p->bulk = 1;
 	p->bulk_cb = cb;
 	p->bulk_arg = arg;
-	mw_bytes(&p->pending, attach->buf, attach->len);
+	outq_add(&p->pending, attach->buf, attach->len);
 	return 0;
 }
