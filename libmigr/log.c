@@ -5,20 +5,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char *prog = "migr";
 static int use_syslog;
+static int to_journal;
 static int verbosity;
+
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it connected to the
+ * journal (systemd.exec(5)); stderr is that stream only if they match, not when a child
+ * inherited the variable with its stderr redirected. */
+static int stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	char extra;
+	struct stat st;
+	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &extra) != 2 ||
+	    fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *progname, int to_syslog, int verbose)
 {
 	prog = progname;
 	use_syslog = to_syslog;
 	verbosity = verbose;
+	to_journal = !use_syslog && stderr_is_journal();
 	if (use_syslog)
 		openlog(prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -44,10 +63,16 @@ static void vlog(int pri, const char *err, const char *fmt, va_list ap)
 			syslog(pri, "%s", msg);
 		return;
 	}
+	/* the journal takes a line's priority from its "<N>" prefix; the name stays, as the
+	 * helpers that share migrd's stderr (migr-move) name themselves and their move. One
+	 * fprintf, one write: lines of processes sharing the stream do not mix. */
+	char level[8] = "";
+	if (to_journal)
+		snprintf(level, sizeof(level), "<%d>", pri);
 	if (err)
-		fprintf(stderr, "%s: %s: %s\n", prog, msg, err);
+		fprintf(stderr, "%s%s: %s: %s\n", level, prog, msg, err);
 	else
-		fprintf(stderr, "%s: %s\n", prog, msg);
+		fprintf(stderr, "%s%s: %s\n", level, prog, msg);
 	fflush(stderr);
 }
 

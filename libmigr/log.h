@@ -1,4 +1,6 @@
 /* log.h: the daemon's and tools' one way to report: to stderr, or to syslog once detached.
+ * When stderr is systemd's journal ($JOURNAL_STREAM names it), each line starts with its
+ * syslog priority, "<3>" for errors to "<7>" for debugging, which the journal records.
  * log_warn appends strerror(errno); log_warnx does not. fatal/fatalx exit(1). */
 #ifndef MIGR_LOG_H
 #define MIGR_LOG_H

@@ -26,6 +26,7 @@
 #include "loop.h"
 #include "migrd.h"
 #include "netlink.h"
+#include "notify.h"
 #include "peers.h"
 
 #define LEAVE_GRACE_MS 500	/* time for the goodbye to reach the peers */
@@ -115,6 +116,7 @@ void migrd_shutdown(const char *why)
 	if (migrd.leaving)
 		return;
 	log_info("shutting down: %s", why);
+	notify_stopping(why);
 	migrd.leaving = 1;
 	if (strstr(why, "leav")) {
 		gossip_leave(&migrd.gossip, loop_now());
@@ -339,6 +341,8 @@ int main(int argc, char **argv)
 	log_info("%s: listening on %s port %u, incarnation %llu, %g cpus", migrd.conf.node,
 		 migrd.conf.listen.addr, migrd.conf.listen.port,
 		 (unsigned long long)migrd.incarnation, migrd.conf.cpus);
+	notify_ready("%s: listening on %s port %u", migrd.conf.node, migrd.conf.listen.addr,
+		     migrd.conf.listen.port);
 	gossip_period(NULL);
 	loop_timer_add(migrd.conf.gossip_period_ms, migrd.conf.gossip_period_ms, gossip_period,
 		       NULL);
