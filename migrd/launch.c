@@ -173,8 +173,11 @@ int launch_job(const struct migr_job_spec *s, const int fds[3], const char *cgro
 	const char *init = launch_init_path();
 
 	/* Like fork(), but the child is pid 1 of a new PID namespace and still our child, so
-	 * we reap it (no other new namespace: CRIU could not dump it, PLATFORM.md). */
-	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+	 * we reap it. Its own IPC namespace too: CRIU dumps and restores that one whole, so a
+	 * job's SysV semaphores, queues and shared memory move with it and no two jobs' keys
+	 * collide on a node. No mount namespace: CRIU could not dump it (PLATFORM.md). */
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, NULL, NULL,
+				   NULL, 0);
 	if (pid < 0) {
 		snprintf(err, errlen, "clone: %s", strerror(errno));
 		close(st[0]);
