@@ -146,6 +146,34 @@ int criu_lazy_recv(int sock, int *vpid, int *uffd)
 /* The first error CRIU logged, the one that names the object it failed on: not the
  * summaries it adds at the end ("Restoring FAILED"), nor the two harmless lines every log
  * has here (PLATFORM.md). Lines of a task look like "(00.01) 12: Error (file:line): ...". */
+/* CRIU suggests options migr must not use (each would break the job or the one-copy rule):
+ * say instead what the job holds that cannot move. */
+static const struct {
+	const char *criu, *means;
+} explained[] = {
+	{ "Connected TCP socket",
+	  "the job has an established TCP connection, which cannot move (its address is this "
+	  "node's)" },
+	{ "External socket",
+	  "the job is connected through a unix socket to a process outside it, which cannot "
+	  "move with it" },
+	{ "file locks are hold",
+	  "the job holds file locks, which cannot move (the stopped copy still holds them)" },
+	{ "Can't open file proc/",
+	  "the job holds a file under /proc open, which names a process of this node only" },
+	{ "attached to shell terminal",
+	  "the job holds a terminal open, which cannot move" },
+	{ "dangling tty", "the job holds a terminal open, which cannot move" },
+};
+
+const char *criu_explain(const char *line)
+{
+	for (size_t i = 0; i < sizeof(explained) / sizeof(explained[0]); i++)
+		if (strstr(line, explained[i].criu))
+			return explained[i].means;
+	return NULL;
+}
+
 void criu_log_error(const char *log, char *out, size_t outlen)
 {
 	char line[512];
@@ -163,7 +191,8 @@ void criu_log_error(const char *log, char *out, size_t outlen)
 			e[strcspn(e, "\n")] = '\0';
 			/* "Error (criu/files-reg.c:2417): Can't open ..." -> after the place */
 			char *msg = pass == 0 ? strstr(e, "): ") : NULL;
-			snprintf(out, outlen, "%s", msg ? msg + 3 : e);
+			const char *means = criu_explain(e);
+			snprintf(out, outlen, "%s", means ? means : msg ? msg + 3 : e);
 			break;
 		}
 	}

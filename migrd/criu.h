@@ -38,8 +38,12 @@ int criu_lazy_listen(const char *dir);
  * for a zombie), 0 when restore says it has finished, -1 on an error or EOF. Blocking. */
 int criu_lazy_recv(int sock, int *vpid, int *uffd);
 
-/* The first error CRIU logged (the one that names the object it failed on); "" if none. */
+/* The first error CRIU logged (the one that names the object it failed on), in migr's words
+ * where it is one of the known limits of a move (criu_explain); "" if none. */
 void criu_log_error(const char *log, char *out, size_t outlen);
+/* What a CRIU error line means to someone moving a job, for the errors that come from
+ * what the job holds rather than from a fault; NULL for others. */
+const char *criu_explain(const char *line);
 /* Copies a failed run's log to keep (it outlives its move's directory). */
 void criu_keep_log(const char *log, const char *keep);
 
