@@ -12,6 +12,7 @@
 
 enum { STREAM_IN = 0, STREAM_OUT = 1, STREAM_ERR = 2 };
 
+#define JOB_SIGS_HELD 16	/* signals a home keeps for a job while it moves */
 #define WINDOW (1u << 20)	/* bytes of one stream in flight between runner and home */
 
 struct migration;
@@ -44,6 +45,8 @@ struct job {
 	double cpu_pct;
 	uint64_t rss_kb;		/* last sample */
 	unsigned sampled;		/* the sampling round it was last sampled in */
+	int *held;		/* vpids its user had stopped when a move began */
+	size_t nheld;
 
 	/* home: mrun talks to us */
 	int at_home;
@@ -59,6 +62,8 @@ struct job {
 	char moving_to[MIGR_NAME_MAX + 1];
 	char move_origin[MIGR_NAME_MAX + 1];	/* who asked for the move under way */
 	uint32_t move_reqid;
+	uint8_t sigs_held[JOB_SIGS_HELD];	/* signals sent during a move, in order */
+	unsigned nsigs_held;
 	int exit_known, exit_status;
 	struct loop_timer *start_timer;
 

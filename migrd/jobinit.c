@@ -40,9 +40,11 @@
 #define SPEC_FD 3
 #define STATUS_FD 4
 
-/* Signals a terminal or mrun may send, passed on to the program's process group. */
+/* Signals a terminal or mrun may send, passed on to the program's process group. Not
+ * SIGCONT: a move resumes every process it stopped, this init too, but must not wake the
+ * ones the user had stopped; migrd sends a user's SIGCONT to every process itself. */
 static const int forwarded[] = {
-	SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM,
+	SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM,
 };
 
 static void usage(void)

@@ -22,6 +22,7 @@
 #include "migrd.h"
 #include "netlink.h"
 #include "peers.h"
+#include "proctree.h"
 #include "jobio.h"
 #include "xmalloc.h"
 
@@ -123,6 +124,7 @@ static void job_gc(void *arg)
 		*jp = j->next;
 		loop_timer_cancel(j->start_timer);
 		mw_free(&j->inq);
+		free(j->held);
 		free(j);
 	}
 }
@@ -725,11 +727,30 @@ out:
 	migr_job_spec_free(s);
 }
 
+/* Sends sig to where the job runs; while it moves, the signal waits for the move to end
+ * (see home_release_signals): one that reached the stopped copy could wake it (SIGCONT) or
+ * end it (SIGKILL) mid-move. -1 if JOB_SIGS_HELD signals wait already. */
+static int home_signal(struct job *j, int sig)
+{
+	if (!j->migrating) {
+		send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, (uint32_t)sig);
+		return 0;
+	}
+	if (j->nsigs_held && j->sigs_held[j->nsigs_held - 1] == sig)
+		return 0;	/* the same twice in a row is once, as with the kernel's */
+	if (j->nsigs_held == JOB_SIGS_HELD)
+		return -1;
+	j->sigs_held[j->nsigs_held++] = (uint8_t)sig;
+	log_info("%s: signal %d waits for the move", j->gpid, sig);
+	return 0;
+}
+
 void jobs_client_signal(uint64_t client, int sig)
 {
 	struct job *j = job_by_client(client);
-	if (j && j->started)
-		send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, (uint32_t)sig);
+	if (j && j->started && home_signal(j, sig) < 0)
+		log_warnx("%s: signal %d from mrun dropped: the job is moving, and %d signals "
+			  "wait for it already", j->gpid, sig, JOB_SIGS_HELD);
 }
 
 void jobs_client_gone(uint64_t client)
@@ -743,7 +764,9 @@ void jobs_client_gone(uint64_t client)
 	/* mrun went away: the job gets a hang-up, as from a closed terminal */
 	if (j->started && !j->exit_known) {
 		log_info("%s: mrun went away, sending SIGHUP", j->gpid);
-		send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, SIGHUP);
+		if (home_signal(j, SIGHUP) < 0)
+			log_warnx("%s: SIGHUP dropped: the job is moving, and %d signals wait for "
+				  "it already", j->gpid, JOB_SIGS_HELD);
 	}
 	home_close_user(j);
 	if (j->exit_known) {
@@ -824,28 +847,21 @@ static uint64_t reaped_children_ns(pid_t pid)
 	return (cut + cst) * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
 }
 
-/* Adds a process and its descendants (bounded), found through
- * /proc/PID/task/PID/children; CPU from taskstats (netlink.c). */
-static void tree_add(pid_t pid, struct tree_usage *u, int depth)
+/* The job's processes' CPU and memory; CPU from taskstats (netlink.c). */
+static void tree_usage(pid_t init, struct tree_usage *u)
 {
-	char path[96];
-	struct task_usage tu;
-	if (depth > 64 || u->count > 4096)
-		return;
-	u->count++;
-	if (task_usage(pid, &tu) == 0) {
-		u->cpu_ns += tu.cpu_ns;
-		u->rss_kb += tu.rss_kb;
+	pid_t *pids = xmalloc(PROCTREE_MAX * sizeof(*pids));
+	size_t n = proctree_list(init, pids, PROCTREE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct task_usage tu;
+		if (task_usage(pids[i], &tu) == 0) {
+			u->cpu_ns += tu.cpu_ns;
+			u->rss_kb += tu.rss_kb;
+		}
+		u->cpu_ns += reaped_children_ns(pids[i]);
 	}
-	u->cpu_ns += reaped_children_ns(pid);
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	FILE *f = fopen(path, "re");
-	if (f) {
-		int child;
-		while (fscanf(f, "%d", &child) == 1)
-			tree_add(child, u, depth + 1);
-		fclose(f);
-	}
+	u->count = (int)n;
+	free(pids);
 }
 
 /* The user's program: migr-init's first child. */
@@ -863,24 +879,10 @@ static pid_t program_pid(pid_t init)
 	return child > 0 ? child : init;
 }
 
-static char process_state(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 'Z';
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] ? p[2] : '?';
-}
-
 uint64_t job_rss_kb(const struct job *j)
 {
 	struct tree_usage u = { 0 };
-	tree_add(j->init_pid, &u, 0);
+	tree_usage(j->init_pid, &u);
 	return u.rss_kb;
 }
 
@@ -889,7 +891,7 @@ uint64_t job_rss_kb(const struct job *j)
 void job_sample(struct job *j, uint64_t now)
 {
 	struct tree_usage u = { 0 };
-	tree_add(j->init_pid, &u, 0);
+	tree_usage(j->init_pid, &u);
 	if (j->cpu_ns && now > j->cpu_at && u.cpu_ns >= j->cpu_ns)
 		j->cpu_pct = (double)(u.cpu_ns - j->cpu_ns) / 1e6 / (double)(now - j->cpu_at) * 100;
 	j->cpu_ns = u.cpu_ns;
@@ -961,7 +963,7 @@ static size_t local_jobs(struct migr_job **out)
 		pid_t prog = program_pid(j->init_pid);
 		m->pid = (uint32_t)prog;
 		m->uid = j->uid;
-		m->state = process_state(prog);
+		m->state = proctree_state(prog);
 		m->cpu = j->cpu_pct;
 		m->cpu_ms = j->cpu_ns / 1000000;
 		m->rss_kb = j->rss_kb;
@@ -1129,7 +1131,11 @@ static int kill_at_home(uint32_t uid, const char *gpid, int sig, char *msg, size
 		snprintf(msg, len, "%s: not started yet", gpid);
 		return -EAGAIN;
 	}
-	send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, (uint32_t)sig);
+	if (home_signal(j, sig) < 0) {
+		snprintf(msg, len, "%s: is moving, and %d signals already wait for it", gpid,
+			 JOB_SIGS_HELD);
+		return -EAGAIN;
+	}
 	msg[0] = '\0';
 	return 0;
 }
@@ -1176,6 +1182,24 @@ void jobs_kill(uint64_t client, uint32_t uid, const char *gpid, int sig)
 }
 
 /* ---- messages from peers (and from this node to itself) ---- */
+
+/* A signal for the job. migr-init passes the ones it can catch on to the program's
+ * process group; SIGSTOP it cannot catch, and it would stop only the init: it stops every
+ * process of the job but the init instead, and SIGCONT wakes them all. */
+static void runner_signal(struct job *j, int sig)
+{
+	if (sig == SIGSTOP) {
+		pid_t *pids = xmalloc(PROCTREE_MAX * sizeof(*pids));
+		size_t n = proctree_list(j->init_pid, pids, PROCTREE_MAX);
+		for (size_t i = 1; i < n; i++)
+			kill(pids[i], SIGSTOP);
+		free(pids);
+	} else if (sig == SIGCONT) {
+		proctree_signal(j->init_pid, SIGCONT);
+	} else {
+		kill(j->init_pid, sig);
+	}
+}
 
 static int on_job_data(const char *from, struct mr *r)
 {
@@ -1264,7 +1288,7 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 		struct job *j = job_find(gpid);
 		if (type == MSG_JOB_SIGNAL) {
 			if (j && j->here && !j->exited && v > 0 && v < NSIG)
-				kill(j->init_pid, (int)v);
+				runner_signal(j, (int)v);
 		} else if (j && j->at_home && !strcmp(j->node, from)) {
 			if (type == MSG_JOB_STARTED) {
 				home_started(j, v);
@@ -1372,26 +1396,13 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 
 /* ---- moves ---- */
 
-static void signal_tree(pid_t pid, int sig, int depth)
-{
-	char path[96];
-	if (depth > 64)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	FILE *f = fopen(path, "re");
-	if (f) {
-		int child;
-		while (fscanf(f, "%d", &child) == 1)
-			signal_tree(child, sig, depth + 1);
-		fclose(f);
-	}
-	kill(pid, sig);
-}
-
 void job_move_begin(struct job *j, struct migration *m)
 {
 	j->mig = m;
 	j->frozen = 1;
+	/* the move stops every process; those its user had stopped stay so if it resumes */
+	free(j->held);
+	j->nheld = proctree_stopped(j->init_pid, &j->held);
 	runner_watch(j, STREAM_OUT, 0);
 	runner_watch(j, STREAM_ERR, 0);
 }
@@ -1410,7 +1421,7 @@ void job_move_resume(struct job *j)
 {
 	if (!j->here)
 		return;
-	signal_tree(j->init_pid, SIGCONT, 0);
+	proctree_continue(j->init_pid, j->held, j->nheld);
 	j->mig = NULL;
 	j->frozen = 0;
 	runner_watch(j, STREAM_OUT, 1);
@@ -1422,7 +1433,7 @@ void job_move_resume(struct job *j)
 void job_move_kill(struct job *j)
 {
 	if (j->here && !j->exited)
-		signal_tree(j->init_pid, SIGKILL, 0);
+		proctree_signal(j->init_pid, SIGKILL);
 }
 
 void job_move_left(struct job *j)
@@ -1478,12 +1489,20 @@ void job_move_landed(struct job *j)
 void job_vanished(struct job *j)
 {
 	if (j->here && !j->exited)
-		signal_tree(j->init_pid, SIGKILL, 0);
+		proctree_signal(j->init_pid, SIGKILL);
 	for (int s = 0; s < 3; s++)
 		runner_close(j, s);
 	j->here = 0;
 	j->mig = NULL;
 	job_maybe_free(j);
+}
+
+/* The move is over, one way or the other: the signals sent meanwhile go where it runs. */
+static void home_release_signals(struct job *j)
+{
+	for (unsigned i = 0; i < j->nsigs_held; i++)
+		send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, j->sigs_held[i]);
+	j->nsigs_held = 0;
 }
 
 void home_move_start(struct job *j, const char *to, const char *origin, uint32_t reqid)
@@ -1512,6 +1531,7 @@ void home_move_done(struct job *j)
 		j->moves++;
 	}
 	j->migrating = 0;
+	home_release_signals(j);
 	home_pump_stdin(j);
 }
 
@@ -1523,6 +1543,7 @@ void home_move_aborted(struct job *j)
 		j->moves--;
 	snprintf(j->node, sizeof(j->node), "%s", j->moving_from);
 	j->migrating = 0;
+	home_release_signals(j);
 	home_pump_stdin(j);
 }
 

@@ -39,6 +39,7 @@
 #include "migrate_fsm.h"
 #include "migrd.h"
 #include "peers.h"
+#include "proctree.h"
 #include "xmalloc.h"
 
 enum { MODE_LAZY = 0, MODE_COPY = 1 };
@@ -420,22 +421,17 @@ static void resume_again(void *arg)
 static void open_channels(struct migration *m);
 static void join_cgroup(pid_t pid);
 
-static void signal_tree(pid_t pid, int sig, int depth)
+/* Resumes a job the helper left stopped, found after a restart: its processes but those
+ * its user had stopped (the helper wrote which). */
+static void continue_left(pid_t pid, const char *dir)
 {
-	char path[96];
-	if (pid <= 0 || depth > 64)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	FILE *f = fopen(path, "re");
-	if (f) {
-		int child;
-		while (fscanf(f, "%d", &child) == 1)
-			signal_tree(child, sig, depth + 1);
-		fclose(f);
-	}
-	kill(pid, sig);
+	char path[PATH_MAX + 400];
+	int *stopped;
+	snprintf(path, sizeof(path), "%s/" PROCTREE_STOPPED_FILE, dir);
+	size_t n = proctree_load_stopped(path, &stopped);
+	proctree_continue(pid, stopped, n);
+	free(stopped);
 }
-
 
 static void result(struct migration *m, int ok)
 {
@@ -508,11 +504,11 @@ static void run_actions(struct migration *m, unsigned a)
 	if (a & ACT_KILL_SOURCE_COPY && m->job)
 		job_move_kill(m->job);
 	if (a & (ACT_KILL_SOURCE_COPY | ACT_KILL_DEST_COPY) && m->left_pid > 0) {
-		signal_tree(m->left_pid, SIGKILL, 0);
+		proctree_signal(m->left_pid, SIGKILL);
 		m->left_pid = 0;
 	}
 	if (a & ACT_RESUME_JOB && m->left_pid > 0) {
-		signal_tree(m->left_pid, SIGCONT, 0);
+		continue_left(m->left_pid, m->dir);
 		m->left_pid = 0;
 	}
 	if (a & ACT_RELEASE_JOB && m->job) {
@@ -808,17 +804,15 @@ static void join_cgroup(pid_t pid)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
-	if (write(fd, buf, (size_t)len) < 0)
-		log_warn("%s", path);
+	pid_t *pids = xmalloc(PROCTREE_MAX * sizeof(*pids));
+	size_t n = proctree_list(pid, pids, PROCTREE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf(buf, sizeof(buf), "%d", (int)pids[i]);
+		if (write(fd, buf, (size_t)len) < 0 && i == 0)
+			log_warn("%s", path);
+	}
+	free(pids);
 	close(fd);
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	FILE *f = fopen(path, "re");
-	int child;
-	while (f && fscanf(f, "%d", &child) == 1)
-		join_cgroup(child);
-	if (f)
-		fclose(f);
 }
 
 static void refuse(const char *to, const char *gpid, uint64_t id, const char *why)
@@ -1450,7 +1444,7 @@ static void settle_dir(const char *dir)
 			m->state = MIG_COMMITTED;	/* the helper ended the stopped copy */
 		} else if (!strncmp(rec, "aborted", 7) || !rec[0]) {
 			m->state = MIG_ABORTED;		/* it resumed, or never stopped */
-			signal_tree(job_pid, SIGCONT, 0);
+			continue_left(job_pid, dir);
 		} else {
 			/* frozen, or in doubt: the job waits, stopped, for the destination's word */
 			m->state = SRC_IN_DOUBT;
@@ -1461,7 +1455,7 @@ static void settle_dir(const char *dir)
 		m->state = MIG_COMMITTED;	/* the job runs here (its records died with migrd) */
 	} else {
 		if (sscanf(rec, "restored %d", &restored_pid) == 1)
-			signal_tree(restored_pid, SIGKILL, 0);	/* an incomplete copy */
+			proctree_signal(restored_pid, SIGKILL);	/* an incomplete copy */
 		m->state = MIG_ABORTED;
 	}
 	log_info("%s: a move %s %s found after a restart: %s", gpid, source ? "to" : "from", peer,

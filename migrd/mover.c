@@ -133,62 +133,6 @@ int mover_receive_start(uint8_t key[BULK_KEY_BYTES], int fds[2])
 	return 0;
 }
 
-/* ---- process trees ---- */
-
-static size_t tree_walk(pid_t pid, pid_t *out, size_t n, size_t max, int depth)
-{
-	char path[64];
-	if (n >= max || depth > 64)
-		return n;
-	out[n++] = pid;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return n;
-	int child;
-	while (fscanf(f, "%d", &child) == 1)
-		n = tree_walk(child, out, n, max, depth + 1);
-	fclose(f);
-	return n;
-}
-
-size_t mover_tree(pid_t init, pid_t *out, size_t max)
-{
-	return init > 0 ? tree_walk(init, out, 0, max, 0) : 0;
-}
-
-void mover_signal_tree(pid_t init, int sig)
-{
-	pid_t pids[4096];
-	size_t n = mover_tree(init, pids, 4096);
-	/* children first: a stopped init that resumes first may reap nothing yet, either way */
-	while (n--)
-		kill(pids[n], sig);
-}
-
-pid_t mover_vpid(pid_t host)
-{
-	char path[64], line[256];
-	pid_t vpid = -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)host);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "NSpid:", 6))
-			continue;
-		/* the last number is the pid in the innermost namespace */
-		char *save, *tok, *last = NULL;
-		for (tok = strtok_r(line + 6, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
-			last = tok;
-		if (last)
-			vpid = (pid_t)atoi(last);
-		break;
-	}
-	fclose(f);
-	return vpid;
-}
-
 /* ---- start ---- */
 
 static void usage(void)

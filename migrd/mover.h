@@ -63,13 +63,6 @@ int mover_receive_start(uint8_t key[BULK_KEY_BYTES], int fds[2]);
 /* The move's record in dir: one line, the latest outcome, for a migrd that restarts. */
 void mover_record(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Process trees: the processes of a job, found from its init through /proc. */
-size_t mover_tree(pid_t init, pid_t *out, size_t max);
-/* Signals every process of the tree (SIGCONT to resume a stopped job, SIGKILL to end it). */
-void mover_signal_tree(pid_t init, int sig);
-/* A process's pid in the innermost PID namespace (NSpid), or -1. */
-pid_t mover_vpid(pid_t host);
-
 uint64_t mover_now_ms(void);
 
 #endif

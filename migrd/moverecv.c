@@ -39,6 +39,7 @@
 #include "mover.h"
 #include "pagemap.h"
 #include "pageset.h"
+#include "proctree.h"
 #include "xmalloc.h"
 
 #define PAGE PAGEMAP_PAGE
@@ -433,10 +434,22 @@ static pid_t restore_child(pid_t restore)
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)restore, (int)restore);
 	FILE *f = fopen(path, "re");
 	while (f && !found && fscanf(f, "%d", &child) == 1)
-		found = mover_vpid(child) == 1 ? child : 0;
+		found = proctree_vpid(child) == 1 ? child : 0;
 	if (f)
 		fclose(f);
 	return found;
+}
+
+/* Sets the restored job going, but for the processes its user had stopped: CRIU restored
+ * those stopped, and they stay so. */
+static void resume(struct receiver *r)
+{
+	char path[4096];
+	int *stopped;
+	snprintf(path, sizeof(path), "%s/" PROCTREE_STOPPED_FILE, r->o->dir);
+	size_t n = proctree_load_stopped(path, &stopped);
+	proctree_continue(r->restored, stopped, n);
+	free(stopped);
 }
 
 /* One message of restore's on the lazy-pages socket: a task and its userfaultfd. */
@@ -694,9 +707,9 @@ static void give_up(struct receiver *r)
 		r->restore = 0;
 	}
 	if (!r->restored && r->restore_root > 0)
-		mover_signal_tree(r->restore_root, SIGKILL);	/* whatever restore left */
+		proctree_signal(r->restore_root, SIGKILL);	/* whatever restore left */
 	if (r->restored > 0)
-		mover_signal_tree(r->restored, SIGKILL);
+		proctree_signal(r->restored, SIGKILL);
 	for (size_t i = 0; i < r->nprocs; i++)
 		proc_close(r, r->procs[i]);
 	log_warnx("%s", r->why);
@@ -750,7 +763,7 @@ int mover_recv(const struct mover_opts *o)
 	for (size_t i = 0; i < r.nprocs; i++)
 		proc_close(&r, r.procs[i]);
 	if (o->mode_copy)
-		mover_signal_tree(r.restored, SIGCONT);
+		resume(&r);
 	bulk_send(&r.ch[BULK_FAULTS], BF_DONE, NULL, 0, NULL, 0);
 	for (int i = 0; i < 100 && bulk_flush(&r.ch[BULK_FAULTS]) == 1; i++)
 		usleep(10000);

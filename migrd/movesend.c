@@ -31,6 +31,7 @@
 #include "log.h"
 #include "mover.h"
 #include "pagemap.h"
+#include "proctree.h"
 #include "xmalloc.h"
 
 #define PAGE PAGEMAP_PAGE
@@ -111,7 +112,7 @@ static uint64_t vma_end(const struct src_proc *p, uint64_t addr)
 static int find_procs(struct sender *s, char *err, size_t errlen)
 {
 	pid_t hosts[PROCS_MAX];
-	size_t nhosts = mover_tree(s->o->pid, hosts, PROCS_MAX);
+	size_t nhosts = proctree_list(s->o->pid, hosts, PROCS_MAX);
 	int *vpids;
 	size_t nv;
 	if (pagemap_list_pids(s->o->dir, &vpids, &nv) < 0) {
@@ -124,7 +125,7 @@ static int find_procs(struct sender *s, char *err, size_t errlen)
 		p->vpid = vpids[i];
 		p->host = -1;
 		for (size_t k = 0; k < nhosts && p->host < 0; k++)
-			if (mover_vpid(hosts[k]) == p->vpid)
+			if (proctree_vpid(hosts[k]) == p->vpid)
 				p->host = hosts[k];
 		if (pagemap_read_lazy(s->o->dir, p->vpid, &p->r, &p->nr, err, errlen) < 0)
 			goto fail;
@@ -383,6 +384,35 @@ static int queue_images(struct sender *s, char *err, size_t errlen)
 
 /* ---- the dump ---- */
 
+static void stopped_path(const struct mover_opts *o, char *path, size_t len)
+{
+	snprintf(path, len, "%s/" PROCTREE_STOPPED_FILE, o->dir);
+}
+
+/* Which processes the user had stopped: criu dump stops them all, and the copy that
+ * resumes, here or at the destination, must not wake those. */
+static void note_stopped(const struct mover_opts *o)
+{
+	char path[4096];
+	stopped_path(o, path, sizeof(path));
+	int n = proctree_save_stopped(o->pid, path);
+	if (n < 0)
+		log_warn("%s", path);
+	else if (n > 0)
+		log_info("%d of the job's processes were stopped by their user: they stay so", n);
+}
+
+/* The stopped copy here runs again, but for what its user had stopped. */
+static void resume(const struct mover_opts *o)
+{
+	char path[4096];
+	int *stopped;
+	stopped_path(o, path, sizeof(path));
+	size_t n = proctree_load_stopped(path, &stopped);
+	proctree_continue(o->pid, stopped, n);
+	free(stopped);
+}
+
 /* Runs criu dump to its end: 0 with the job stopped and its images written, or -1 with the
  * job running again (CRIU unfreezes it on failure) and err saying why. */
 static int dump(struct sender *s, char *err, size_t errlen)
@@ -589,6 +619,7 @@ int mover_send(const struct mover_opts *o)
 	}
 	uint64_t t0 = mover_now_ms();
 	mover_report("dumping");
+	note_stopped(o);
 	if (dump(&s, err, sizeof(err)) < 0) {
 		bulk_send(&s.ch[BULK_FAULTS], BF_ABORT, NULL, 0, err, strlen(err));
 		bulk_flush(&s.ch[BULK_FAULTS]);
@@ -614,13 +645,13 @@ int mover_send(const struct mover_opts *o)
 	switch (out) {
 	case DONE:
 		/* the destination holds every page: the stopped copy here goes */
-		mover_signal_tree(o->pid, SIGKILL);
+		proctree_signal(o->pid, SIGKILL);
 		mover_record(o->dir, "committed");
 		log_debug("done: %" PRIu64 " pages pushed, %" PRIu64 " on demand", s.pushed, s.served);
 		mover_report("done %" PRIu64 " %" PRIu64, s.pushed, s.served);
 		return MOVER_EXIT_DONE;
 	case ABORTED:
-		mover_signal_tree(o->pid, SIGCONT);
+		resume(o);
 		mover_record(o->dir, "aborted %s", err);
 		mover_report("aborted %s", err);
 		return MOVER_EXIT_ABORTED;
