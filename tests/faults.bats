@@ -31,7 +31,7 @@ teardown() {
 		wait "$MRUN_PID" 2>/dev/null || true
 	fi
 	local p
-	for p in $(pgrep -f -- "^$MEMJOB 1024\$"); do kill -KILL "$p" 2>/dev/null || true; done
+	for p in $(pgrep -f -- "^$MEMJOB 1024( idle)?\$"); do kill -KILL "$p" 2>/dev/null || true; done
 }
 
 # pids_of PATTERN: the pids of processes whose command line holds PATTERN, which names
@@ -195,15 +195,22 @@ fault_case() {
 }
 
 @test "the destination's migrd and helper killed together mid-transfer: the source resumes, and the restarted migrd ends what was left of the copy there" {
-	# a job that never looks at its memory: a copy left with missing pages would run on
-	out=$BATS_TEST_TMPDIR/sh.out
-	bg_on node1 mrun -n node2 sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done'
+	# a job that never looks at its memory once filled: a lazy move's copy runs at once and
+	# its 1 GiB comes by the background push alone, a second or more to kill both in; a
+	# copy left with missing pages would run on unnoticed
+	out=$BATS_TEST_TMPDIR/idle.out
+	bg_on node1 mrun -n node2 "$MEMJOB" 1024 idle >"$out"
 	MRUN_PID=$BG_PID
-	wait_until 10 sh -c "$CLUSTER run node1 mps --json | jq -e '.[] | select(.cmd | contains(\"sleep 0.2\"))' >/dev/null"
-	GPID=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("sleep 0.2")) | .gpid')
+	wait_until 60 grep -q "^2 idle" "$out"
+	GPID=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 1024 idle")) | .gpid')
 	timeout 120 "$CLUSTER" run node1 mmigrate "$GPID" node3 >"$BATS_TEST_TMPDIR/mmigrate" 2>&1 &
 	local mig=$!
 	wait_until 20 grep -q "$GPID: move from node2: receiving -> filling" "$(log_of node3)"
+	# the copy restore made there, by its pid
+	local copy
+	copy=$(sed -n "s/.*$GPID: restored here from node2, init pid \([0-9]*\).*/\1/p" \
+		"$(log_of node3)" | tail -n1)
+	[ -n "$copy" ]
 	# both the destination's migrd and its helper die as the job runs there
 	local helper
 	helper=$(pids_of "migr-move recv --gpid $GPID" | head -n1)
@@ -211,19 +218,18 @@ fault_case() {
 	[ -z "$helper" ] || kill -KILL "$helper" 2>/dev/null || true
 	wait "$mig" || true
 	cat "$BATS_TEST_TMPDIR/mmigrate"
+	grep -q "not moved to node3" "$BATS_TEST_TMPDIR/mmigrate"
 	# the source's copy runs on (its helper heard nothing more, node3 was declared dead)
 	wait_until 30 sh -c "[ \$($CLUSTER run node1 mps --json |
 		jq -r --arg g $GPID '.[] | select(.gpid == \$g) | .node') = node2 ]"
+	n=$(grep -c idle "$out")
+	wait_until 10 sh -c "[ \$(grep -c idle $out) -gt $((n + 2)) ]"
 	# node3 comes back: what restore left of the copy there ends
 	cluster start node3
 	wait_until 20 grep -q "$GPID: a move from node2 found after a restart" "$(log_of node3)"
-	# one shell loop runs: the source's (besides mrun's and migr-init's command lines)
-	loops() {
-		local n=0 p
-		for p in $(pgrep -f -- "^/usr/bin/sh -c i=0; while"); do
-			[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] || n=$((n + 1))
-		done
-		[ "$n" -eq 1 ]
+	copy_gone() {
+		! kill -0 "$copy" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$copy/stat")" = Z ]
 	}
-	wait_until 10 loops
+	wait_until 10 copy_gone
+	[ "$(on node1 mps --json | jq --arg g "$GPID" '[.[] | select(.gpid == $g)] | length')" -eq 1 ]
 }

@@ -5,7 +5,10 @@
  *   memjob MiB random   reads random pages instead (a hash table, a graph), each checked,
  *                       and says each second how long the slow reads took: a read over
  *                       20 us is a page fault served from afar after a move:
- *                       "N ok reads R slow S p50 X us p99 Y us" */
+ *                       "N ok reads R slow S p50 X us p99 Y us"
+ *   memjob MiB idle     fills its memory, then only prints "N idle" every 0.2 s and never
+ *                       looks at it again: after a lazy move its pages come only by the
+ *                       background push, which takes as long as the memory is big */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,7 +91,8 @@ int main(int argc, char **argv)
 		return 2;
 	size = (size_t)atol(argv[1]) << 20;
 	int random = argc > 2 && !strcmp(argv[2], "random");
-	int threads = argc > 2 && !random ? atoi(argv[2]) : 0;
+	int idle = argc > 2 && !strcmp(argv[2], "idle");
+	int threads = argc > 2 && !random && !idle ? atoi(argv[2]) : 0;
 	mem = malloc(size ? size : 1);
 	if (!mem)
 		return 2;
@@ -101,6 +105,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (random)
 		return random_reads();
+	for (unsigned long n = 1; idle; n++) {
+		printf("%lu idle\n", n);
+		usleep(200000);
+	}
 	for (unsigned long n = 1;; n++) {
 		for (size_t i = 0; i < size; i += 1)
 			if (mem[i] != pattern(i)) {
