@@ -1,15 +1,16 @@
 /* gossip-sim: drives migrd's own gossip module (migrd/gossip.c, linked in unchanged) for N
- * simulated nodes on a virtual clock, with an in-memory transport.
+ * simulated nodes on a virtual clock, with an in-memory transport that carries each message
+ * in its wire coding (migr_gossip_encode, decoded again by migr_gossip_decode_type).
  *
- * Time moves in rounds of one gossip period. In round r, at time r * period:
- *   1. every running node does what migrd's gossip_period() does: gossip_set_vector(), then
- *      gossip_tick(), which sends;
- *   2. what was sent arrives (gossip_receive) --latency ms later (default 0, as on a LAN),
- *      at that time, unless the loss draw dropped it or its receiver has stopped; replies
- *      arrive the same way. The receivers act on it at their tick in round r + 1.
- * A message's age stamps thus stay true: a relayed heartbeat looks as old as it is. (Had
- * the sim delivered at the next tick's time, every hop would make heartbeats look one
- * period fresher than they are.) Round 0 is the daemon's first gossip_period(), at start.
+ * Time moves in rounds of one gossip period, each cut into SLOTS slots. In round r, at time
+ * r * period, every running node does what migrd's gossip_period() does: gossip_set_vector(),
+ * then gossip_tick(), which probes one member and sends news. A message is delivered at the
+ * first slot boundary at or after its send time plus --latency (default 0, as on a LAN),
+ * unless the loss draw dropped it or its receiver has stopped; what it provokes follows in
+ * the same way. At every slot, after the deliveries, the nodes whose gossip_next_poll() is
+ * due get gossip_poll(), as migrd's timer gives it them: a probe's ping-reqs half a period
+ * after its ping, a helper's nack. A slow node (--slow) handles every message it is sent
+ * --slow-ms late: its answers come late, and so do the answers to its own probes.
  *
  * Scenarios, for each N:
  *   join   a cold start: every node starts at time 0 knowing only one seed (node 0, which
@@ -17,23 +18,20 @@
  *          every other node in its table, and until every node sees every other alive.
  * Then, on a formed cluster (every node told of every other at time 0 through
  * gossip_receive(), see sim_warm()), one after the other:
- *   load   one node's load steps from 0 to 1.5 (news, by gossip.c's is_news()); rounds
+ *   steady --steady quiet periods: traffic, false suspicions;
+ *   load   one node's load steps from 0 to 1.5 (news, by gossip.c's vector_news()); rounds
  *          until every running node holds the new value;
  *   death  one node stops (no more ticks, messages to it are lost); periods from its last
- *          heartbeat until every running node that knows it sees it dead. This includes
- *          the dead timeout, which gossip.c stretches in proportion to N in large clusters;
- *          the table shows that timeout and the periods beyond it. Skipped when the
- *          timeout is longer than --death-limit periods;
- *   rejoin that node starts again (incarnation 2, an empty table, its seeds); rounds until
- *          every other node sees it alive again, and until it sees every node alive;
- * and the traffic (during the cold join, and on the formed cluster before the load change):
- * the bytes of each message as gossip.c counts them with
- * migr_gossip_encode() (the real wire encoder, proto.c), per node per period, mean and
- * max, and on the wire (frame header and the sealed record's length and tag added; TCP/IP
- * headers not).
+ *          tick until every running node that knows it sees it dead;
+ *   rejoin that node starts again (a higher incarnation, an empty table, its seeds); rounds
+ *          until every other node sees it alive again, and until it sees every node alive;
+ * and the traffic: the bytes of each message as encoded (gossip.c counts them with
+ * migr_gossip_size(), checked here against the encoder), per node per period, mean and max,
+ * and on the wire (frame header and the sealed record's length and tag added; TCP/IP
+ * headers not). False suspicions and deaths are those of running nodes, slow ones included.
  *
- * Parameters default to migrd's own (libmigr/conf.c defaults, read through
- * migr_config_load()). See bench/README.md. */
+ * --json prints one JSON object per N (see bench/README.md). Parameters default to migrd's
+ * own (libmigr/conf.c defaults, read through migr_config_load()). */
 #include <config.h>
 
 #include <errno.h>
@@ -57,6 +55,7 @@
 #define SIM_PORT MIGR_DEFAULT_PORT
 #define NODES_MAX 1000000u
 #define N_LIST_MAX 32
+#define SLOTS 10	/* slots per period: when deliveries and polls happen */
 /* On the wire a gossip payload travels in a frame (header) sealed into a record:
  * u32 length, ciphertext, stream tag (auth.c: migr_auth_seal). */
 #define WIRE_OVERHEAD (4 + MIGR_FRAME_HDR + crypto_secretstream_xchacha20poly1305_ABYTES)
@@ -67,6 +66,8 @@ static struct {
 	uint32_t n[N_LIST_MAX];
 	unsigned nn;
 	double loss;
+	double slow;		/* share of the nodes that answer late */
+	unsigned slow_ms;
 	uint64_t seed;
 	const char *csv;
 	const char *config;
@@ -76,7 +77,7 @@ static struct {
 	unsigned latency_ms;
 	unsigned seeds;
 	unsigned death_limit;
-	int quiet;
+	int quiet, json;
 	struct gossip_params p;
 } opt = {
 	.loss = 0,
@@ -107,15 +108,19 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: gossip-sim [options]\n"
 		"Simulates N migrd nodes running migrd/gossip.c on a virtual clock and measures\n"
-		"join, load-change and death propagation in gossip periods, and bytes sent.\n"
+		"join, load-change, death and rejoin in gossip periods, false alarms, and bytes.\n"
 		"\n"
 		"  -n, --nodes LIST      node counts, comma-separated (default 100,1000,10000)\n"
 		"  -l, --loss P          drop each message with probability P, 0 <= P < 1 (default 0)\n"
+		"      --slow F          a share F of the nodes (one in 1/F) handle every message\n"
+		"                        late (default 0)\n"
+		"      --slow-ms MS      how late (default 1.5 periods)\n"
 		"  -s, --seed S          random seed; same seed, same figures (default 1)\n"
+		"      --json            print one JSON object per node count instead of the table\n"
 		"      --csv FILE        also write one CSV row per node count to FILE ('-': stdout)\n"
 		"  -J, --join-rounds R   run the join scenario for at most R rounds (default 100)\n"
 		"  -r, --max-rounds R    give up the load, death and rejoin scenarios after R rounds\n"
-		"                        (death: R rounds beyond dead-timeout) (default 200)\n"
+		"                        (death: R rounds beyond the suspicion timeout) (default 200)\n"
 		"      --steady R        quiet periods of the formed cluster in which traffic and false\n"
 		"                        suspicions are measured, before the load change (default 10)\n"
 		"  -c, --config FILE     take the gossip parameters from a migrd.conf\n"
@@ -127,17 +132,17 @@ static void usage(FILE *f)
 		"      --latency MS      network delay of a message, below the period (default 0)\n"
 		"      --seeds K         every node's seeds (peer lines) are nodes 0..K-1 (default 1;\n"
 		"                        scripts/cluster lists every node: K >= N)\n"
-		"      --death-limit R   skip the death scenario when its timeout (stretched with N by\n"
-		"                        gossip.c) is longer than R periods (default 600)\n"
+		"      --death-limit R   skip the death scenario when the suspicion timeout is longer\n"
+		"                        than R periods (default 600)\n"
 		"  -j, --threads T       worker threads (default: the CPUs online); the figures do\n"
 		"                        not depend on it\n"
 		"  -q, --quiet           no progress lines on stderr\n"
 		"  -h, --help            this help\n"
 		"\n"
-		"A round is one gossip period: every node ticks (and sends), then the messages\n"
-		"arrive (after --latency), replies included, and are acted on at the next tick.\n"
-		"Join and load count the rounds from the first send to the last node knowing, both\n"
-		"included; death counts periods from the node's last heartbeat until the last node\n"
+		"A round is one gossip period: every node ticks (and sends), the messages arrive\n"
+		"(after --latency, at the next tenth of a period), replies included, polls run when\n"
+		"due. Join and load count the rounds from the first send to the last node knowing,\n"
+		"both included; death counts periods from the node's last tick until the last node\n"
 		"declares it dead. '-' in the table: not reached within the round limit.\n",
 		opt.p.period_ms, opt.p.fanout, opt.p.window, opt.p.suspect_ms, opt.p.dead_ms);
 }
@@ -278,32 +283,32 @@ static uint32_t addr_node(const char *a)
 
 /* ---- the simulated cluster ---- */
 
-/* Nodes are split into LANES contiguous lanes. Deliveries run in threads, a lane's nodes in
- * one thread at a time; its messages queue in the lane's own queues and its counters are its
- * own, so threads share nothing but read-only data: the module's interned names, which stop
- * changing once every node exists, and gossip_receive() keeps no static state. Ticks run in
- * one thread: gossip_tick() -> probe() uses a static message buffer. The lane count is
- * fixed, so the figures do not depend on --threads. */
+/* Nodes are split into LANES contiguous lanes. Ticks, deliveries and polls run in threads, a
+ * lane's nodes in one thread at a time; what its nodes send goes to the lane's own queues,
+ * and its counters are its own, so threads share nothing but read-only data: the module's
+ * interned names, which stop changing once every node exists (gossip.c keeps no other
+ * static state). The lane count is fixed, so the figures do not depend on --threads. */
 #define LANES 64
 
 struct simnode {
 	struct gossip g;
 	int up;
+	int slow;		/* handles what it is sent --slow-ms late */
 	uint16_t lane;
 	uint64_t rng;		/* loss draws of messages this node sends */
 	uint32_t alive_seen;	/* other nodes this node judges alive */
-	uint32_t msgs_round;	/* messages sent this round */
 	uint64_t bytes_before;	/* g.sent_bytes at the start of the round */
 	uint64_t bytes_seen;	/* g.sent_bytes at the last send: the module sizes each message */
+	uint64_t msgs_before;
 	struct migr_vector vec;
 };
 
-/* Messages in flight: a byte arena of records [struct qrec][count entries]. */
+/* Messages in flight: a byte arena of records [struct qrec][len bytes of payload]. */
 struct qrec {
-	uint64_t deliver_at;	/* virtual ms */
 	uint32_t to;
-	uint16_t count;
-	uint16_t pad;
+	uint32_t len;
+	uint8_t type;
+	uint8_t pad[7];
 };
 
 struct queue {
@@ -321,16 +326,11 @@ struct traffic {
 struct lane {
 	uint32_t first, end;	/* nodes [first, end) */
 	uint64_t now;		/* virtual ms of what its nodes are doing: stamps their sends */
-	/* queues of messages its nodes sent, or (later) that its nodes will receive */
-	struct queue *pending;	/* due after the previous round's deliveries */
-	struct queue *cur;	/* this round's ticks, then each step's replies */
-	struct queue *next;	/* replies made in the step being delivered */
-	struct queue *later;	/* to its nodes, due after this round's deliveries */
-	struct queue *out;	/* where its nodes' sends go now */
-	struct queue qs[4];
+	struct queue wave[2];	/* sent for now: [cur] being delivered, [!cur] the next */
+	struct queue *ring;	/* sent for later: by the slot they are due in, modulo nring */
 	/* counted this round, summed into the sim's after it */
 	uint64_t msgs, msg_bytes, max_msg;
-	uint64_t sent, lost, dropped_dead, delivered, false_down, false_dead;
+	uint64_t sent, lost, dropped_dead, delivered, false_down, false_dead, bad;
 	char pad[64];		/* lanes are written by different threads */
 };
 
@@ -339,11 +339,15 @@ struct sim {
 	unsigned nlanes;
 	struct simnode *nodes;
 	struct lane lanes[LANES];
+	unsigned nring;		/* slots a message may be in flight, and one */
+	unsigned cur;		/* which wave queue is being delivered */
+	uint64_t slot;		/* the slot being run, counted from time 0 */
+	uint64_t slot_ms;
 	uint32_t *id2node;	/* the module's interned name id -> node */
 	uint32_t nids;
 	uint64_t round;
 	struct traffic *tr;	/* where traffic is counted now */
-	uint64_t sent, lost, dropped_dead, delivered;
+	uint64_t sent, lost, dropped_dead, delivered, bad;
 	uint64_t false_down;	/* running nodes judged suspect or dead by someone */
 	uint64_t false_dead;	/* running nodes judged dead by someone */
 };
@@ -351,19 +355,18 @@ struct sim {
 static struct sim S;
 static unsigned nthreads = 1;
 
-static void queue_push(struct queue *q, uint64_t at, uint32_t to, uint16_t count,
-		       const struct migr_gossip_entry *entries)
+static void queue_push(struct queue *q, uint32_t to, uint8_t type, const struct mw *w)
 {
-	size_t need = sizeof(struct qrec) + count * sizeof(entries[0]);
+	size_t need = sizeof(struct qrec) + ((w->len + 7) & ~(size_t)7);
 	if (q->len + need > q->cap) {
 		q->cap = q->cap ? q->cap * 2 : 1 << 16;
 		while (q->len + need > q->cap)
 			q->cap *= 2;
 		q->buf = xrealloc(q->buf, q->cap);
 	}
-	struct qrec r = { .deliver_at = at, .to = to, .count = count };
+	struct qrec r = { .to = to, .len = (uint32_t)w->len, .type = type };
 	memcpy(q->buf + q->len, &r, sizeof(r));
-	memcpy(q->buf + q->len + sizeof(r), entries, count * sizeof(entries[0]));
+	memcpy(q->buf + q->len + sizeof(r), w->buf, w->len);
 	q->len += need;
 }
 
@@ -371,25 +374,38 @@ static void sim_send(void *ctx, const char *addr, uint16_t port, const struct mi
 {
 	struct simnode *from = ctx;
 	struct lane *l = &S.lanes[from->lane];
+	struct mw w;
 
-	/* gossip.c counts what migr_gossip_encode() makes of m just before calling us */
+	mw_init(&w);
+	migr_gossip_encode(&w, m);
+	/* gossip.c counts what migr_gossip_size() makes of m just before calling us */
 	uint64_t size = from->g.sent_bytes - from->bytes_seen;
 	from->bytes_seen = from->g.sent_bytes;
+	if (size != w.len)
+		l->bad++;
 	l->msgs++;
 	l->msg_bytes += size;
 	if (size > l->max_msg)
 		l->max_msg = size;
-	from->msgs_round++;
 	l->sent++;
 
 	uint32_t to = addr_node(addr);
-	if (to >= S.n || port != SIM_PORT)
-		return;
-	if (opt.loss > 0 && rand01(&from->rng) < opt.loss) {
-		l->lost++;
+	if (to >= S.n || port != SIM_PORT) {
+		mw_free(&w);
 		return;
 	}
-	queue_push(l->out, l->now + opt.latency_ms, to, m->count, m->entries);
+	if (opt.loss > 0 && rand01(&from->rng) < opt.loss) {
+		l->lost++;
+		mw_free(&w);
+		return;
+	}
+	uint64_t at = l->now + opt.latency_ms + (S.nodes[to].slow ? opt.slow_ms : 0);
+	uint64_t slot = (at + S.slot_ms - 1) / S.slot_ms;
+	if (slot <= S.slot)
+		queue_push(&l->wave[!S.cur], to, m->type, &w);
+	else
+		queue_push(&l->ring[slot % S.nring], to, m->type, &w);
+	mw_free(&w);
 }
 
 static void sim_state_changed(void *ctx, const struct gossip_node *n, int old)
@@ -473,27 +489,47 @@ static void node_start(uint32_t k, uint64_t incarnation, uint64_t now, uint64_t 
 		gossip_add_seed(&s->g, addr, SIM_PORT);
 	}
 	s->alive_seen = 0;
-	s->bytes_before = s->bytes_seen = 0;
+	s->bytes_before = s->bytes_seen = s->msgs_before = 0;
 	s->up = 1;
 }
 
-static void sim_init(uint32_t n)
+/* The slow nodes: one in 1/--slow, spread evenly, never node 0 (the seed) nor the ones
+ * in `spare` (the load and death scenarios' nodes, so that the figures compare). */
+static void pick_slow(const uint32_t *spare, int nspare)
+{
+	if (opt.slow <= 0)
+		return;
+	uint32_t stride = (uint32_t)(1 / opt.slow + 0.5);
+	if (stride < 2)
+		stride = 2;
+	for (uint32_t k = stride / 2; k < S.n; k += stride) {
+		uint32_t x = k;
+		for (int again = 1; again;) {
+			again = x == 0;
+			for (int i = 0; i < nspare; i++)
+				again |= x == spare[i];
+			if (again)
+				x = (x + 1) % S.n;
+		}
+		S.nodes[x].slow = 1;
+	}
+}
+
+static void sim_init(uint32_t n, const uint32_t *spare, int nspare)
 {
 	memset(&S, 0, sizeof(S));
 	S.n = n;
 	S.nlanes = n < LANES ? n : LANES;
 	S.nodes = xcalloc(n, sizeof(*S.nodes));
+	S.slot_ms = opt.p.period_ms / SLOTS ? opt.p.period_ms / SLOTS : 1;
+	S.nring = (unsigned)((opt.latency_ms + opt.slow_ms) / S.slot_ms + 3);
 	uint64_t seeder = opt.seed * 0x2545f4914f6cdd1dull + n;
 	char addr[32];
 	for (unsigned i = 0; i < S.nlanes; i++) {
 		struct lane *l = &S.lanes[i];
 		l->first = (uint32_t)((uint64_t)i * n / S.nlanes);
 		l->end = (uint32_t)((uint64_t)(i + 1) * n / S.nlanes);
-		l->pending = &l->qs[0];
-		l->cur = &l->qs[1];
-		l->next = &l->qs[2];
-		l->later = &l->qs[3];
-		l->out = l->cur;
+		l->ring = xcalloc(S.nring, sizeof(*l->ring));
 		for (uint32_t k = l->first; k < l->end; k++)
 			S.nodes[k].lane = (uint16_t)i;
 	}
@@ -506,6 +542,7 @@ static void sim_init(uint32_t n)
 		s->vec.mem_free_kb = 8ull << 20;
 		s->vec.jobs = 0;
 	}
+	pick_slow(spare, nspare);
 	/* The module interns every name and address it meets in one process-wide pool, and
 	 * may re-hash it on the call after the last new string: make that call now, before
 	 * threads read the pool. Every name and address the nodes will ever send exists now. */
@@ -528,9 +565,13 @@ static void sim_free(void)
 	for (uint32_t k = 0; k < S.n; k++)
 		gossip_free(&S.nodes[k].g);
 	free(S.nodes);
-	for (unsigned i = 0; i < S.nlanes; i++)
-		for (int j = 0; j < 4; j++)
-			free(S.lanes[i].qs[j].buf);
+	for (unsigned i = 0; i < S.nlanes; i++) {
+		for (int j = 0; j < 2; j++)
+			free(S.lanes[i].wave[j].buf);
+		for (unsigned j = 0; j < S.nring; j++)
+			free(S.lanes[i].ring[j].buf);
+		free(S.lanes[i].ring);
+	}
 	free(S.id2node);
 	memset(&S, 0, sizeof(S));
 }
@@ -541,8 +582,6 @@ static void tick_lanes(unsigned lo, unsigned hi, void *arg)
 	for (unsigned i = lo; i < hi; i++) {
 		struct lane *l = &S.lanes[i];
 		l->now = now;
-		l->cur->len = 0;
-		l->out = l->cur;
 		for (uint32_t k = l->first; k < l->end; k++) {
 			struct simnode *s = &S.nodes[k];
 			if (!s->up)
@@ -553,10 +592,25 @@ static void tick_lanes(unsigned lo, unsigned hi, void *arg)
 	}
 }
 
+/* What falls due by now, as migrd's timer runs it: ping-reqs, nacks. */
+static void poll_lanes(unsigned lo, unsigned hi, void *arg)
+{
+	uint64_t now = *(const uint64_t *)arg;
+	for (unsigned i = lo; i < hi; i++) {
+		struct lane *l = &S.lanes[i];
+		l->now = now;
+		for (uint32_t k = l->first; k < l->end; k++) {
+			struct simnode *s = &S.nodes[k];
+			if (s->up && gossip_next_poll(&s->g) <= now)
+				gossip_poll(&s->g, now);
+		}
+	}
+}
+
 struct step {
-	struct queue *in[2 * LANES];	/* delivered in this order */
+	const struct queue *in[2 * LANES];	/* delivered in this order */
 	unsigned nin;
-	uint64_t limit;			/* what is due at or after this waits */
+	uint64_t now;
 };
 
 /* Delivers the records of st->in addressed to nodes of lanes [lo, hi). */
@@ -564,90 +618,89 @@ static void deliver_lanes(unsigned lo, unsigned hi, void *arg)
 {
 	const struct step *st = arg;
 	struct migr_gossip_msg *m = xmalloc(sizeof(*m));
-	for (unsigned i = lo; i < hi; i++) {
-		S.lanes[i].next->len = 0;
-		S.lanes[i].out = S.lanes[i].next;
-	}
+	for (unsigned i = lo; i < hi; i++)
+		S.lanes[i].now = st->now;
 	for (unsigned qi = 0; qi < st->nin; qi++) {
 		const struct queue *q = st->in[qi];
 		for (size_t at = 0; at < q->len;) {
 			struct qrec r;
 			memcpy(&r, q->buf + at, sizeof(r));
-			const uint8_t *e = q->buf + at + sizeof(r);
-			at += sizeof(r) + r.count * sizeof(m->entries[0]);
+			const uint8_t *p = q->buf + at + sizeof(r);
+			at += sizeof(r) + ((r.len + 7) & ~(size_t)7);
 			struct simnode *to = &S.nodes[r.to];
 			if (to->lane < lo || to->lane >= hi)
 				continue;
 			struct lane *l = &S.lanes[to->lane];
-			if (r.deliver_at >= st->limit) {
-				queue_push(l->later, r.deliver_at, r.to, r.count, (const void *)e);
-				continue;
-			}
 			if (!to->up) {
 				l->dropped_dead++;
 				continue;
 			}
-			m->count = r.count;
-			memcpy(m->entries, e, r.count * sizeof(m->entries[0]));
+			if (migr_gossip_decode_type(r.type, p, r.len, m) != 0) {
+				l->bad++;
+				continue;
+			}
 			l->delivered++;
-			l->now = r.deliver_at;
-			gossip_receive(&to->g, m, r.deliver_at);
+			gossip_receive(&to->g, m, st->now);
 		}
 	}
 	free(m);
 }
 
-/* Delivers what is in flight and due before `limit`, each message at its arrival time;
- * replies join in, step by step. What is due later waits for the next round. */
-static void sim_deliver(uint64_t limit)
+static int waves_pending(void)
+{
+	for (unsigned i = 0; i < S.nlanes; i++)
+		if (S.lanes[i].wave[!S.cur].len)
+			return 1;
+	return 0;
+}
+
+/* Runs one slot at time `now`: what is due arrives, then what that provokes, wave after
+ * wave; then the polls due, and what they provoke; until nothing is left for now. */
+static void sim_slot(uint64_t now)
 {
 	static struct step st;
-	st.limit = limit;
+	unsigned ring = (unsigned)(S.slot % S.nring);
+	st.now = now;
 	st.nin = 0;
-	for (unsigned i = 0; i < S.nlanes; i++) {
-		S.lanes[i].later->len = 0;
-		st.in[st.nin++] = S.lanes[i].pending;
-	}
 	for (unsigned i = 0; i < S.nlanes; i++)
-		st.in[st.nin++] = S.lanes[i].cur;
+		st.in[st.nin++] = &S.lanes[i].ring[ring];
 	for (;;) {
+		/* the next wave: what was sent for now since the last */
+		S.cur = !S.cur;
+		for (unsigned i = 0; i < S.nlanes; i++)
+			st.in[st.nin++] = &S.lanes[i].wave[S.cur];
 		size_t left = 0;
 		for (unsigned i = 0; i < st.nin; i++)
 			left += st.in[i]->len;
-		if (!left)
-			break;
-		parallel(deliver_lanes, &st);
-		st.nin = 0;
+		if (left)
+			parallel(deliver_lanes, &st);
 		for (unsigned i = 0; i < S.nlanes; i++) {
-			struct lane *l = &S.lanes[i];
-			struct queue *t = l->cur;
-			l->pending->len = 0;
-			l->cur = l->next;	/* the replies are delivered next */
-			l->next = t;
-			st.in[st.nin++] = l->cur;
+			S.lanes[i].ring[ring].len = 0;
+			S.lanes[i].wave[S.cur].len = 0;
 		}
-	}
-	for (unsigned i = 0; i < S.nlanes; i++) {
-		struct lane *l = &S.lanes[i];
-		struct queue *t = l->pending;
-		l->pending = l->later;
-		l->later = t;
+		st.nin = 0;
+		if (waves_pending())
+			continue;
+		parallel(poll_lanes, &now);
+		if (!waves_pending())
+			break;
 	}
 }
 
-/* One period: every running node does what migrd's gossip_period() does, then what they
- * sent arrives (and is acted on at their next tick). */
+/* One period: every running node does what migrd's gossip_period() does, then the
+ * period's slots run, with their deliveries and polls. */
 static void sim_round(void)
 {
 	uint64_t now = S.round * opt.p.period_ms;
 
 	for (uint32_t k = 0; k < S.n; k++) {
 		S.nodes[k].bytes_before = S.nodes[k].bytes_seen = S.nodes[k].g.sent_bytes;
-		S.nodes[k].msgs_round = 0;
+		S.nodes[k].msgs_before = S.nodes[k].g.sent_msgs;
 	}
-	/* Ticks run one at a time: gossip.c's probe() builds its message in a static buffer. */
-	tick_lanes(0, S.nlanes, &now);
-	sim_deliver(now + opt.p.period_ms);
+	S.slot = S.round * SLOTS;
+	parallel(tick_lanes, &now);
+	for (unsigned i = 0; i < SLOTS; i++, S.slot++)
+		sim_slot(now + i * S.slot_ms);
 
 	struct traffic *t = S.tr;
 	for (unsigned i = 0; i < S.nlanes; i++) {
@@ -660,10 +713,11 @@ static void sim_round(void)
 		S.lost += l->lost;
 		S.dropped_dead += l->dropped_dead;
 		S.delivered += l->delivered;
+		S.bad += l->bad;
 		S.false_down += l->false_down;
 		S.false_dead += l->false_dead;
 		l->msgs = l->msg_bytes = l->max_msg = 0;
-		l->sent = l->lost = l->dropped_dead = l->delivered = 0;
+		l->sent = l->lost = l->dropped_dead = l->delivered = l->bad = 0;
 		l->false_down = l->false_dead = 0;
 	}
 	for (uint32_t k = 0; k < S.n; k++) {
@@ -671,28 +725,29 @@ static void sim_round(void)
 		if (!s->up)
 			continue;
 		uint64_t b = s->g.sent_bytes - s->bytes_before;
+		uint64_t msgs = s->g.sent_msgs - s->msgs_before;
 		t->node_rounds++;
 		t->bytes += b;
 		if (b > t->max_node_round)
 			t->max_node_round = b;
-		if (s->msgs_round > t->max_msgs_node_round)
-			t->max_msgs_node_round = s->msgs_round;
+		if (msgs > t->max_msgs_node_round)
+			t->max_msgs_node_round = msgs;
 	}
 	S.round++;
 }
 
-/* A formed cluster at time 0: every node learns every other node, alive, as a gossip
- * message would tell it (gossip_receive, the module's own merge). Each message's first
- * entry, the one that speaks for the sender, is the receiver's own, which gossip.c leaves
- * alone, so nobody replies or refutes: nothing is sent. */
+/* A formed cluster at time 0: every node learns every other node, alive, as a table from a
+ * push-pull would tell it (gossip_receive, the module's own merge). Each message's first
+ * entry, the one that speaks for the sender, is the receiver's own, which gossip.c does not
+ * answer, so nothing is sent. */
 static struct migr_gossip_entry *warm_entries;
 
 static void warm_lanes(unsigned lo, unsigned hi, void *arg)
 {
-	struct migr_gossip_msg *m = xmalloc(sizeof(*m));
+	struct migr_gossip_msg *m = xcalloc(1, sizeof(*m));
+	m->type = MSG_GOSSIP_PUSH_PULL;
 	for (unsigned i = lo; i < hi; i++) {
 		struct lane *l = &S.lanes[i];
-		l->out = l->next;	/* unused: nothing is sent */
 		for (uint32_t k = l->first; k < l->end; k++) {
 			m->entries[0] = warm_entries[k];
 			m->count = 1;
@@ -723,7 +778,6 @@ static void sim_warm(void)
 		e->status = GOSSIP_ALIVE;
 		e->incarnation = 1;
 		e->heartbeat = 0;
-		e->age_ms = 0;
 		e->vec = S.nodes[k].vec;
 	}
 	parallel(warm_lanes, NULL);
@@ -806,31 +860,15 @@ static int seen_down(const struct gossip_node *v)
 
 static int seen_back(const struct gossip_node *v)
 {
-	return v->state == MIGR_NODE_ALIVE && v->incarnation == 2;
+	return v->state == MIGR_NODE_ALIVE && v->incarnation >= 2;
 }
 
 /* ---- one node count ---- */
 
-/* the timeouts gossip.c applies for a node whose table holds all N nodes */
-static uint64_t eff_suspect_ms(uint32_t n)
+/* the suspicion timeout in periods, unconfirmed and fully confirmed, for N nodes */
+static double suspicion_periods(uint32_t n, unsigned confirmations)
 {
-	return gossip_suspect_ms(&opt.p, n - 1);
-}
-
-static uint64_t eff_dead_ms(uint32_t n)
-{
-	return gossip_dead_ms(&opt.p, n - 1);
-}
-
-/* the ticks after the last heartbeat at which a node declares it suspect, dead */
-static long suspect_rounds(uint32_t n)
-{
-	return (long)((eff_suspect_ms(n) + opt.p.period_ms - 1) / opt.p.period_ms);
-}
-
-static long timeout_rounds(uint32_t n)
-{
-	return (long)((eff_dead_ms(n) + opt.p.period_ms - 1) / opt.p.period_ms);
+	return (double)gossip_suspicion_ms(&opt.p, n, confirmations) / opt.p.period_ms;
 }
 
 struct result {
@@ -839,22 +877,22 @@ struct result {
 	double alive_frac;		/* at the end of the join scenario */
 	uint32_t alive_all_nodes;	/* nodes seeing every node alive then */
 	double known_frac;		/* mean share of the cluster in a node's table then */
+	uint64_t join_false_down, join_false_dead;
 	long load;
 	uint32_t load_missing;		/* nodes without the new value when given up */
 	long death_suspect, death;	/* rounds from the last tick */
 	uint32_t death_unaware;		/* running nodes that never knew the dead node */
 	uint32_t death_missing;
 	int death_skipped;		/* its timeout is beyond --death-limit */
-	double death_predown;		/* share of the nodes that knew it that saw it suspect
-					 * or dead already when it stopped */
 	long rejoin_others, rejoin_self;	/* rounds: the others see it back; it sees all */
 	double rejoin_seen;		/* share it sees alive at the end */
 	uint32_t rejoin_missing;
 	long join_cap, cap;
 	struct traffic join_tr, steady_tr, later_tr;
-	double false_down_rate;		/* per node per period, in the steady span */
-	double false_dead_rate;
-	double later_false_down, later_false_dead;	/* over load, death and rejoin */
+	uint64_t steady_false_down, steady_false_dead;
+	uint64_t later_false_down, later_false_dead;	/* over load, death and rejoin */
+	uint32_t slow_nodes;
+	uint64_t bad;			/* messages the wire coding or the sizes got wrong */
 	double wall;
 	uint64_t mem_entries;		/* table entries in all, at the end */
 };
@@ -880,16 +918,19 @@ static void run_one(uint32_t n, struct result *res)
 	long cap = opt.max_rounds;
 	res->join_cap = opt.join_rounds;
 	res->cap = cap;
-	sim_init(n);
 	uint64_t pick = opt.seed ^ 0x5851f42d4c957f2dull ^ n;
-	/* mem_entries is taken at the end, from the formed cluster */
-	uint32_t x_load = 1 + (uint32_t)(splitmix64(&pick) % (n - 1));
-	uint32_t x_dead = x_load;
+	uint32_t spare[2];
+	spare[0] = 1 + (uint32_t)(splitmix64(&pick) % (n - 1));	/* the load's node */
+	spare[1] = spare[0];					/* the death's */
 	if (n > 2)
-		while (x_dead == x_load)
-			x_dead = 1 + (uint32_t)(splitmix64(&pick) % (n - 1));
+		while (spare[1] == spare[0])
+			spare[1] = 1 + (uint32_t)(splitmix64(&pick) % (n - 1));
+	uint32_t x_load = spare[0], x_dead = spare[1];
 
 	/* join */
+	sim_init(n, spare, 2);
+	for (uint32_t k = 0; k < n; k++)
+		res->slow_nodes += S.nodes[k].slow;
 	S.tr = &res->join_tr;
 	res->join_known = res->join_alive = -1;
 	uint32_t ka = 0, aa = 0;
@@ -904,31 +945,32 @@ static void run_one(uint32_t n, struct result *res)
 			res->join_alive = r;
 		if (res->join_known >= 0 && res->join_alive >= 0)
 			break;
-		if (r % 50 == 0 && r)
+		if (r % 10 == 0 && r)
 			progress("N=%u join: round %ld, %u nodes know all, %u see all alive, "
 				 "%.1f%% seen alive (%.0f s)", n, r, ka, aa, 100 * frac,
 				 seconds() - t0);
 	}
 	res->alive_frac = frac;
 	res->alive_all_nodes = aa;
+	res->join_false_down = S.false_down;
+	res->join_false_dead = S.false_dead;
+	res->bad += S.bad;
 	progress("N=%u join: know-all %ld, alive-all %ld rounds (%.0f s)", n, res->join_known,
 		 res->join_alive, seconds() - t0);
 	sim_free();
 
 	/* The other scenarios run on a formed cluster: every node knows every node. */
-	sim_init(n);
+	sim_init(n, spare, 2);
 	sim_warm();
 	progress("N=%u: a formed cluster (%.0f s)", n, seconds() - t0);
 
 	/* steady state: traffic and false suspicions */
 	S.tr = &res->steady_tr;
-	uint64_t fd0 = S.false_down, fdd0 = S.false_dead;
 	for (unsigned i = 0; i < opt.steady_rounds; i++)
 		sim_round();
-	res->false_down_rate = (double)(S.false_down - fd0) / ((double)opt.steady_rounds * n);
-	res->false_dead_rate = (double)(S.false_dead - fdd0) / ((double)opt.steady_rounds * n);
+	res->steady_false_down = S.false_down;
+	res->steady_false_dead = S.false_dead;
 	S.tr = &res->later_tr;	/* the scenarios below, as a whole */
-	uint64_t later_fd0 = S.false_down, later_fdd0 = S.false_dead;
 
 	/* load change: x_load's next tick carries it */
 	new_load = 1500;
@@ -952,17 +994,16 @@ static void run_one(uint32_t n, struct result *res)
 
 	/* death: x_dead's last tick was in the round before this one */
 	uint32_t dead = 0, unaware = 0;
-	uint32_t predown = view_count(x_dead, seen_down, &unaware);
-	res->death_predown = per(predown, up_count() - 1 - unaware);
 	S.nodes[x_dead].up = 0;
 	long last = (long)S.round - 1;
 	res->death = res->death_suspect = -1;
-	long death_cap = timeout_rounds(n) + cap;
-	if (timeout_rounds(n) + 5 > (long)opt.death_limit) {
+	long timeout = (long)(suspicion_periods(n, 0) + 0.999);
+	long death_cap = timeout + cap;
+	if (timeout + 5 > (long)opt.death_limit) {
 		res->death_skipped = 1;
 		death_cap = 1;	/* down for a round, then the rejoin */
-		progress("N=%u death: dead-timeout %ld periods, beyond --death-limit %u: skipped", n,
-			 timeout_rounds(n), opt.death_limit);
+		progress("N=%u death: suspicion timeout %ld periods, beyond --death-limit %u: "
+			 "skipped", n, timeout, opt.death_limit);
 	}
 	while ((long)S.round - 1 - last < death_cap) {
 		sim_round();
@@ -980,12 +1021,12 @@ static void run_one(uint32_t n, struct result *res)
 	res->death_missing = up_count() - unaware - dead;
 	progress("N=%u death: %ld rounds (%.0f s)", n, res->death, seconds() - t0);
 
-	/* rejoin: x_dead's daemon starts again, incarnation 2, an empty table and its seeds */
+	/* rejoin: x_dead's daemon starts again, a higher incarnation, an empty table */
 	gossip_free(&S.nodes[x_dead].g);
 	node_start(x_dead, 2, S.round * opt.p.period_ms, splitmix64(&pick));
 	start = (long)S.round;
 	res->rejoin_others = res->rejoin_self = -1;
-	uint32_t back = 0, seen_before = 0;
+	uint32_t back = 0;
 	while ((long)S.round - start < cap) {
 		sim_round();
 		long r = (long)S.round - start;
@@ -997,20 +1038,12 @@ static void run_one(uint32_t n, struct result *res)
 			res->rejoin_self = r;
 		if (res->rejoin_others >= 0 && res->rejoin_self >= 0)
 			break;
-		/* Learning the table takes O(N / window) periods, a slowing-down coupon collection:
-		 * once the others see it, give up when even the pace of the last 10 periods, kept
-		 * up, would not get there within the limit (it only slows down). */
-		if (r % 10 == 0) {
-			if (res->rejoin_others >= 0 && seen > seen_before &&
-			    (uint64_t)(want - seen) * 10 / (seen - seen_before) > (uint64_t)(cap - r))
-				break;
-			seen_before = seen;
-		}
 	}
 	res->rejoin_seen = per(S.nodes[x_dead].alive_seen, up_count() - 1);
-	res->later_false_down = per(S.false_down - later_fd0, res->later_tr.node_rounds);
-	res->later_false_dead = per(S.false_dead - later_fdd0, res->later_tr.node_rounds);
+	res->later_false_down = S.false_down - res->steady_false_down;
+	res->later_false_dead = S.false_dead - res->steady_false_dead;
 	res->rejoin_missing = up_count() - 1 - back;
+	res->bad += S.bad;
 	progress("N=%u rejoin: %ld rounds until all see it, %ld until it sees all (%.0f s)", n,
 		 res->rejoin_others, res->rejoin_self, seconds() - t0);
 
@@ -1021,6 +1054,32 @@ static void run_one(uint32_t n, struct result *res)
 }
 
 /* ---- output ---- */
+
+static long max_rounds(long a, long b)
+{
+	return a < 0 || b < 0 ? -1 : a > b ? a : b;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static uint64_t false_down(const struct result *r)
+{
+	return r->join_false_down + r->steady_false_down + r->later_false_down;
+}
+
+static uint64_t false_dead(const struct result *r)
+{
+	return r->join_false_dead + r->steady_false_dead + r->later_false_dead;
+}
+
+static uint64_t bytes_max(const struct result *r)
+{
+	return max_u64(r->join_tr.max_node_round,
+		       max_u64(r->steady_tr.max_node_round, r->later_tr.max_node_round));
+}
 
 static void fmt_rounds(char *buf, size_t len, long r)
 {
@@ -1052,7 +1111,6 @@ static void row(const char *label, const struct result *res, unsigned nr,
 	putchar('\n');
 }
 
-
 static double wire_mean(const struct traffic *t)
 {
 	return per(t->bytes + t->msgs * WIRE_OVERHEAD, t->node_rounds);
@@ -1063,26 +1121,26 @@ static double wire_mean(const struct traffic *t)
 
 CELL(c_n, snprintf(b, l, "%u", r->n))
 CELL(c_log2n, snprintf(b, l, "%.2f", lg2(r->n)))
+CELL(c_slow, snprintf(b, l, "%u", r->slow_nodes))
 CELL(c_join_known, fmt_rounds(b, l, r->join_known))
 CELL(c_join_alive, fmt_rounds(b, l, r->join_alive))
 CELL(c_join_alive_ratio, fmt_ratio(b, l, r->join_alive, r->n))
 CELL(c_known_frac, snprintf(b, l, "%.1f%%", 100 * r->known_frac))
 CELL(c_alive_frac, snprintf(b, l, "%.1f%%", 100 * r->alive_frac))
 CELL(c_alive_all, snprintf(b, l, "%u", r->alive_all_nodes))
-CELL(c_false_down, snprintf(b, l, "%.3f", r->false_down_rate))
-CELL(c_false_dead, snprintf(b, l, "%.3f", r->false_dead_rate))
+CELL(c_join_false_down, snprintf(b, l, "%" PRIu64, r->join_false_down))
+CELL(c_join_false_dead, snprintf(b, l, "%" PRIu64, r->join_false_dead))
+CELL(c_false_down, snprintf(b, l, "%" PRIu64, r->steady_false_down))
+CELL(c_false_dead, snprintf(b, l, "%" PRIu64, r->steady_false_dead))
 CELL(c_load, fmt_rounds(b, l, r->load))
 CELL(c_load_ratio, fmt_ratio(b, l, r->load, r->n))
 CELL(c_load_missing, snprintf(b, l, "%u", r->load_missing))
-CELL(c_stimeout, snprintf(b, l, "%ld", suspect_rounds(r->n)))
-CELL(c_timeout, snprintf(b, l, "%ld", timeout_rounds(r->n)))
+CELL(c_susp_max, snprintf(b, l, "%.1f", suspicion_periods(r->n, 0)))
+CELL(c_susp_min, snprintf(b, l, "%.1f", suspicion_periods(r->n, GOSSIP_CONFIRM)))
 CELL(c_suspect, if (r->death_skipped) snprintf(b, l, "skipped");
      else fmt_rounds(b, l, r->death_suspect))
 CELL(c_death, if (r->death_skipped) snprintf(b, l, "skipped");
      else fmt_rounds(b, l, r->death))
-CELL(c_death_after, if (r->death < 0) snprintf(b, l, "-");
-     else snprintf(b, l, "%ld", r->death - timeout_rounds(r->n)))
-CELL(c_predown, snprintf(b, l, "%.1f%%", 100 * r->death_predown))
 CELL(c_death_unaware, snprintf(b, l, "%u", r->death_unaware))
 CELL(c_rejoin_others, fmt_rounds(b, l, r->rejoin_others))
 CELL(c_rejoin_ratio, fmt_ratio(b, l, r->rejoin_others, r->n))
@@ -1095,8 +1153,8 @@ CELL(c_wire_mean, snprintf(b, l, "%.0f", wire_mean(&r->steady_tr)))
 CELL(c_msgs_mean, snprintf(b, l, "%.2f", per(r->steady_tr.msgs, r->steady_tr.node_rounds)))
 CELL(c_msg_mean, snprintf(b, l, "%.0f", per(r->steady_tr.msg_bytes, r->steady_tr.msgs)))
 CELL(c_msg_max, snprintf(b, l, "%" PRIu64, r->steady_tr.max_msg))
-CELL(c_later_false_down, snprintf(b, l, "%.3f", r->later_false_down))
-CELL(c_later_false_dead, snprintf(b, l, "%.3f", r->later_false_dead))
+CELL(c_later_false_down, snprintf(b, l, "%" PRIu64, r->later_false_down))
+CELL(c_later_false_dead, snprintf(b, l, "%" PRIu64, r->later_false_dead))
 CELL(c_later_rounds, snprintf(b, l, "%.0f", per(r->later_tr.node_rounds, r->n)))
 CELL(c_later_bytes_mean, snprintf(b, l, "%.0f", per(r->later_tr.bytes, r->later_tr.node_rounds)))
 CELL(c_later_bytes_max, snprintf(b, l, "%" PRIu64, r->later_tr.max_node_round))
@@ -1110,13 +1168,15 @@ CELL(c_wall, snprintf(b, l, "%.1f", r->wall))
 static void print_table(const struct result *res, unsigned nr)
 {
 	printf("gossip-sim: period %u ms, fanout %u, window %u, suspect %u ms, dead %u ms, "
-	       "loss %g, latency %u ms, seed %" PRIu64 "\n",
+	       "loss %g, latency %u ms, slow %g (%u ms late), seed %" PRIu64 "\n",
 	       opt.p.period_ms, opt.p.fanout, opt.p.window, opt.p.suspect_ms, opt.p.dead_ms,
-	       opt.loss, opt.latency_ms, opt.seed);
+	       opt.loss, opt.latency_ms, opt.slow, opt.slow_ms, opt.seed);
 	printf("rounds = gossip periods; '-' = not reached within the limit (join %u, "
 	       "others %u rounds)\n\n", opt.join_rounds, opt.max_rounds);
 	row("nodes N", res, nr, c_n);
 	row("log2(N)", res, nr, c_log2n);
+	if (opt.slow > 0)
+		row("slow nodes", res, nr, c_slow);
 	printf("join (cold start): all start at once, knowing only the seed\n");
 	row("  rounds until all know all", res, nr, c_join_known);
 	row("  rounds until all see all alive", res, nr, c_join_alive);
@@ -1124,6 +1184,8 @@ static void print_table(const struct result *res, unsigned nr)
 	row("  at the end: share of the cluster known", res, nr, c_known_frac);
 	row("  at the end: share seen alive", res, nr, c_alive_frac);
 	row("  at the end: nodes seeing all alive", res, nr, c_alive_all);
+	row("  false suspicions, false deaths (counts)", res, nr, c_join_false_down);
+	row("", res, nr, c_join_false_dead);
 	row("  bytes/node/period, mean", res, nr, c_join_bytes_mean);
 	row("  bytes/node/period, max", res, nr, c_join_bytes_max);
 	row("  messages/node/period, max", res, nr, c_join_msgs_max);
@@ -1134,26 +1196,24 @@ static void print_table(const struct result *res, unsigned nr)
 	row("  messages/node/period, mean", res, nr, c_msgs_mean);
 	row("  bytes/message, mean", res, nr, c_msg_mean);
 	row("  bytes/message, max", res, nr, c_msg_max);
-	row("  false suspicions/node/period", res, nr, c_false_down);
-	row("  false deaths/node/period", res, nr, c_false_dead);
-	printf("formed cluster, over the load, death and rejoin scenarios (probes show)\n");
+	row("  false suspicions (count)", res, nr, c_false_down);
+	row("  false deaths (count)", res, nr, c_false_dead);
+	printf("formed cluster, over the load, death and rejoin scenarios\n");
 	row("  periods", res, nr, c_later_rounds);
 	row("  bytes/node/period, mean", res, nr, c_later_bytes_mean);
 	row("  bytes/node/period, max", res, nr, c_later_bytes_max);
 	row("  messages/node/period, mean", res, nr, c_later_msgs_mean);
-	row("  false suspicions/node/period", res, nr, c_later_false_down);
-	row("  false deaths/node/period", res, nr, c_later_false_dead);
+	row("  false suspicions (count)", res, nr, c_later_false_down);
+	row("  false deaths (count)", res, nr, c_later_false_dead);
 	printf("load change: one node's load 0 -> 1.5\n");
 	row("  rounds until all have it", res, nr, c_load);
 	row("    / log2(N)", res, nr, c_load_ratio);
 	row("  nodes without it at the limit", res, nr, c_load_missing);
-	printf("death: one node stops; periods from its last heartbeat\n");
-	row("  suspect-timeout (stretched with N), periods", res, nr, c_stimeout);
-	row("  dead-timeout (stretched with N), periods", res, nr, c_timeout);
+	printf("death: one node stops; periods from its last tick\n");
+	row("  suspicion timeout, unconfirmed, periods", res, nr, c_susp_max);
+	row("  suspicion timeout, confirmed, periods", res, nr, c_susp_min);
 	row("  periods until all see it suspect", res, nr, c_suspect);
 	row("  periods until all see it dead", res, nr, c_death);
-	row("    beyond the timeout", res, nr, c_death_after);
-	row("  share seeing it down before it stopped", res, nr, c_predown);
 	row("  nodes that never knew it", res, nr, c_death_unaware);
 	printf("rejoin: that node starts again (new incarnation, empty table)\n");
 	row("  rounds until all see it alive", res, nr, c_rejoin_others);
@@ -1164,6 +1224,52 @@ static void print_table(const struct result *res, unsigned nr)
 	printf("simulator\n");
 	row("  node tables (formed cluster), MiB", res, nr, c_mem);
 	row("  wall time, s", res, nr, c_wall);
+}
+
+static void json_rounds(const char *key, long r)
+{
+	if (r >= 0)
+		printf(", \"%s\": %ld", key, r);
+	else
+		printf(", \"%s\": null", key);
+}
+
+/* One object per node count, on one line; null: not reached within the limit. */
+static void print_json(const struct result *r)
+{
+	const struct traffic *s = &r->steady_tr;
+	printf("{\"n\": %u, \"loss\": %g, \"slow_nodes\": %u, \"slow_ms\": %u, "
+	       "\"latency_ms\": %u, \"seed\": %" PRIu64 ", \"period_ms\": %u, \"fanout\": %u, \"window\": %u, "
+	       "\"suspect_ms\": %u, \"dead_ms\": %u",
+	       r->n, opt.loss, r->slow_nodes, opt.slow > 0 ? opt.slow_ms : 0, opt.latency_ms,
+	       opt.seed, opt.p.period_ms, opt.p.fanout, opt.p.window, opt.p.suspect_ms,
+	       opt.p.dead_ms);
+	json_rounds("join_all_rounds", r->join_alive);
+	json_rounds("join_know_all_rounds", r->join_known);
+	printf(", \"join_known_share\": %.4f, \"join_alive_share\": %.4f", r->known_frac,
+	       r->alive_frac);
+	json_rounds("rejoin_all_rounds", max_rounds(r->rejoin_others, r->rejoin_self));
+	json_rounds("rejoin_seen_rounds", r->rejoin_others);
+	json_rounds("rejoin_sees_all_rounds", r->rejoin_self);
+	json_rounds("death_all_rounds", r->death_skipped ? -1 : r->death);
+	json_rounds("death_suspect_rounds", r->death_skipped ? -1 : r->death_suspect);
+	json_rounds("load_all_rounds", r->load);
+	printf(", \"suspicion_periods_unconfirmed\": %.2f, \"suspicion_periods_confirmed\": %.2f",
+	       suspicion_periods(r->n, 0), suspicion_periods(r->n, GOSSIP_CONFIRM));
+	printf(", \"false_deaths\": %" PRIu64 ", \"false_suspicions\": %" PRIu64
+	       ", \"join_false_deaths\": %" PRIu64 ", \"join_false_suspicions\": %" PRIu64,
+	       false_dead(r), false_down(r), r->join_false_dead, r->join_false_down);
+	printf(", \"bytes_node_period_max\": %" PRIu64 ", \"steady_bytes_node_period_mean\": %.1f"
+	       ", \"steady_bytes_node_period_max\": %" PRIu64 ", \"join_bytes_node_period_max\": %"
+	       PRIu64 ", \"later_bytes_node_period_max\": %" PRIu64
+	       ", \"steady_msgs_node_period_mean\": %.3f, \"msg_bytes_max\": %" PRIu64,
+	       bytes_max(r), per(s->bytes, s->node_rounds), s->max_node_round,
+	       r->join_tr.max_node_round, r->later_tr.max_node_round,
+	       per(s->msgs, s->node_rounds),
+	       max_u64(r->join_tr.max_msg, max_u64(s->max_msg, r->later_tr.max_msg)));
+	printf(", \"coding_errors\": %" PRIu64 ", \"table_mib\": %.0f, \"wall_s\": %.1f}\n",
+	       r->bad, (double)r->mem_entries * sizeof(struct gossip_node) / 1048576, r->wall);
+	fflush(stdout);
 }
 
 static void csv_rounds(FILE *f, long r)
@@ -1185,15 +1291,15 @@ static void csv_ratio(FILE *f, long r, uint32_t n)
 /* One row per node count; an empty rounds field: not reached within the limit. */
 static void print_csv(FILE *f, const struct result *res, unsigned nr)
 {
-	fprintf(f, "nodes,log2n,loss,latency_ms,seed,period_ms,fanout,window,suspect_ms,dead_ms,"
-		   "join_limit,limit,"
+	fprintf(f, "nodes,log2n,loss,latency_ms,slow_nodes,slow_ms,seed,period_ms,fanout,window,"
+		   "suspect_ms,dead_ms,join_limit,limit,"
 		   "join_know_all_rounds,join_alive_all_rounds,join_alive_per_log2n,"
 		   "join_end_known_share,join_end_alive_share,join_end_nodes_seeing_all_alive,"
-		   "false_suspicions_node_period,false_deaths_node_period,"
+		   "join_false_suspicions,join_false_deaths,"
+		   "false_suspicions,false_deaths,"
 		   "load_rounds,load_per_log2n,load_missing,"
-		   "suspect_timeout_rounds,dead_timeout_rounds,death_skipped,"
-		   "death_suspect_rounds,death_rounds,death_beyond_timeout,"
-		   "death_down_before_share,death_unaware,"
+		   "suspicion_periods_unconfirmed,suspicion_periods_confirmed,death_skipped,"
+		   "death_suspect_rounds,death_rounds,death_unaware,"
 		   "rejoin_rounds,rejoin_per_log2n,rejoin_missing,rejoin_sees_all_rounds,"
 		   "rejoin_sees_alive_share,"
 		   "bytes_node_period_mean,bytes_node_period_max,wire_bytes_node_period_mean,"
@@ -1201,30 +1307,27 @@ static void print_csv(FILE *f, const struct result *res, unsigned nr)
 		   "join_bytes_node_period_mean,join_bytes_node_period_max,"
 		   "join_msgs_node_period_max,"
 		   "later_periods,later_bytes_node_period_mean,later_bytes_node_period_max,"
-		   "later_msgs_node_period_mean,later_false_suspicions_node_period,"
-		   "later_false_deaths_node_period,wall_s\n");
+		   "later_msgs_node_period_mean,later_false_suspicions,later_false_deaths,"
+		   "all_false_suspicions,all_false_deaths,all_bytes_node_period_max,wall_s\n");
 	for (unsigned i = 0; i < nr; i++) {
 		const struct result *r = &res[i];
-		long to = timeout_rounds(r->n);
-		fprintf(f, "%u,%.4f,%g,%u,%" PRIu64 ",%u,%u,%u,%u,%u,%ld,%ld,", r->n, lg2(r->n),
-			opt.loss, opt.latency_ms, opt.seed, opt.p.period_ms, opt.p.fanout,
+		fprintf(f, "%u,%.4f,%g,%u,%u,%u,%" PRIu64 ",%u,%u,%u,%u,%u,%ld,%ld,", r->n,
+			lg2(r->n), opt.loss, opt.latency_ms, r->slow_nodes,
+			opt.slow > 0 ? opt.slow_ms : 0, opt.seed, opt.p.period_ms, opt.p.fanout,
 			opt.p.window, opt.p.suspect_ms, opt.p.dead_ms, r->join_cap, r->cap);
 		csv_rounds(f, r->join_known);
 		csv_rounds(f, r->join_alive);
 		csv_ratio(f, r->join_alive, r->n);
-		fprintf(f, "%.4f,%.4f,%u,%.4f,%.4f,", r->known_frac, r->alive_frac,
-			r->alive_all_nodes, r->false_down_rate, r->false_dead_rate);
+		fprintf(f, "%.4f,%.4f,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",",
+			r->known_frac, r->alive_frac, r->alive_all_nodes, r->join_false_down,
+			r->join_false_dead, r->steady_false_down, r->steady_false_dead);
 		csv_rounds(f, r->load);
 		csv_ratio(f, r->load, r->n);
-		fprintf(f, "%u,%ld,%ld,%d,", r->load_missing, suspect_rounds(r->n), to,
-			r->death_skipped);
+		fprintf(f, "%u,%.2f,%.2f,%d,", r->load_missing, suspicion_periods(r->n, 0),
+			suspicion_periods(r->n, GOSSIP_CONFIRM), r->death_skipped);
 		csv_rounds(f, r->death_suspect);
 		csv_rounds(f, r->death);
-		if (r->death >= 0)
-			fprintf(f, "%ld,", r->death - to);
-		else
-			fprintf(f, ",");
-		fprintf(f, "%.4f,%u,", r->death_predown, r->death_unaware);
+		fprintf(f, "%u,", r->death_unaware);
 		csv_rounds(f, r->rejoin_others);
 		csv_ratio(f, r->rejoin_others, r->n);
 		fprintf(f, "%u,", r->rejoin_missing);
@@ -1238,9 +1341,11 @@ static void print_csv(FILE *f, const struct result *res, unsigned nr)
 			per(r->join_tr.bytes, r->join_tr.node_rounds), r->join_tr.max_node_round,
 			r->join_tr.max_msgs_node_round);
 		t = &r->later_tr;
-		fprintf(f, "%.0f,%.1f,%" PRIu64 ",%.3f,%.4f,%.4f,%.1f\n", per(t->node_rounds, r->n),
-			per(t->bytes, t->node_rounds), t->max_node_round, per(t->msgs, t->node_rounds),
-			r->later_false_down, r->later_false_dead, r->wall);
+		fprintf(f, "%.0f,%.1f,%" PRIu64 ",%.3f,%" PRIu64 ",%" PRIu64 ",",
+			per(t->node_rounds, r->n), per(t->bytes, t->node_rounds), t->max_node_round,
+			per(t->msgs, t->node_rounds), r->later_false_down, r->later_false_dead);
+		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.1f\n", false_down(r),
+			false_dead(r), bytes_max(r), r->wall);
 	}
 }
 
@@ -1257,11 +1362,17 @@ int main(int argc, char **argv)
 		O_LATENCY,
 		O_DEATH_LIMIT,
 		O_SEEDS,
+		O_JSON,
+		O_SLOW,
+		O_SLOW_MS,
 	};
 	static const struct option longopts[] = {
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "loss", required_argument, NULL, 'l' },
+		{ "slow", required_argument, NULL, O_SLOW },
+		{ "slow-ms", required_argument, NULL, O_SLOW_MS },
 		{ "seed", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "join-rounds", required_argument, NULL, 'J' },
@@ -1283,7 +1394,7 @@ int main(int argc, char **argv)
 	char err[PATH_MAX + 256];
 	const char *nodes = "100,1000,10000";
 	struct gossip_params over = { 0 };
-	int have_over[5] = { 0 };
+	int have_over[5] = { 0 }, have_slow_ms = 0;
 	int c;
 
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1296,16 +1407,30 @@ int main(int argc, char **argv)
 		case 'n':
 			nodes = optarg;
 			break;
-		case 'l': {
+		case 'l':
+		case O_SLOW: {
 			char *end;
+			double v;
 			errno = 0;
-			opt.loss = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(opt.loss >= 0 && opt.loss < 1))
-				die("--loss: '%s' is not a probability in [0, 1)", optarg);
+			v = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(v >= 0 && v < 1))
+				die("--%s: '%s' is not a share in [0, 1)",
+				    c == 'l' ? "loss" : "slow", optarg);
+			if (c == 'l')
+				opt.loss = v;
+			else
+				opt.slow = v;
 			break;
 		}
+		case O_SLOW_MS:
+			opt.slow_ms = (unsigned)parse_num("--slow-ms", optarg, 0, 3600000);
+			have_slow_ms = 1;
+			break;
 		case 's':
 			opt.seed = parse_num("--seed", optarg, 0, ULONG_MAX);
+			break;
+		case O_JSON:
+			opt.json = 1;
 			break;
 		case O_CSV:
 			opt.csv = optarg;
@@ -1384,18 +1509,29 @@ int main(int argc, char **argv)
 		die("want period < suspect < dead (migrd.conf(5) insists too)");
 	if (opt.latency_ms >= opt.p.period_ms)
 		die("--latency must be below the gossip period (%u ms)", opt.p.period_ms);
+	if (!have_slow_ms)
+		opt.slow_ms = opt.p.period_ms * 3 / 2;
+	if (opt.slow_ms > 100 * opt.p.period_ms)
+		die("--slow-ms: at most 100 periods");
 	if (opt.p.window > GOSSIP_WINDOW_MAX)
 		opt.p.window = GOSSIP_WINDOW_MAX;	/* gossip_init clamps it the same way */
 
 	struct result *res = xcalloc(opt.nn, sizeof(*res));
-	for (unsigned i = 0; i < opt.nn; i++)
+	for (unsigned i = 0; i < opt.nn; i++) {
 		run_one(opt.n[i], &res[i]);
-	print_table(res, opt.nn);
+		if (opt.json)
+			print_json(&res[i]);
+		if (res[i].bad)
+			fprintf(stderr, "%s: N=%u: %" PRIu64 " messages miscoded or missized\n",
+				prog, res[i].n, res[i].bad);
+	}
+	if (!opt.json)
+		print_table(res, opt.nn);
 	if (opt.csv) {
 		FILE *f = strcmp(opt.csv, "-") ? fopen(opt.csv, "w") : stdout;
 		if (!f)
 			die("%s: %s", opt.csv, strerror(errno));
-		if (f == stdout)
+		if (f == stdout && !opt.json)
 			putchar('\n');
 		print_csv(f, res, opt.nn);
 		if (f != stdout && fclose(f) != 0)

@@ -47,6 +47,10 @@ static const struct {
 	{ MSG_CTL_PS, "ps" },
 	{ MSG_CTL_MIGRATE, "migrate" },
 	{ MSG_CTL_BALANCE, "balance" },
+	{ MSG_GOSSIP_PING, "gossip-ping" },
+	{ MSG_GOSSIP_ACK, "gossip-ack" },
+	{ MSG_GOSSIP_PING_REQ, "gossip-ping-req" },
+	{ MSG_GOSSIP_PUSH_PULL, "gossip-push-pull" },
 	{ MSG_CTL_OK, "ok" },
 	{ MSG_CTL_ERROR, "error" },
 	{ MSG_CTL_NODES_REPLY, "nodes-reply" },
@@ -274,8 +278,41 @@ static void vector_decode(struct mr *r, struct migr_vector *v)
 	v->jobs = mr_u32(r);
 }
 
+int migr_gossip_type(uint8_t type)
+{
+	return type == MSG_GOSSIP || (type >= MSG_GOSSIP_PING && type <= MSG_GOSSIP_PUSH_PULL);
+}
+
+/* MSG_GOSSIP's entries: what a node said of itself, and how long ago that was heard. The
+ * other kinds' entries carry the sender's judgement instead of an age: a suspect's entry
+ * names its accuser. */
+static int extended(const struct migr_gossip_msg *m)
+{
+	return m->type != MSG_GOSSIP && migr_gossip_type(m->type);
+}
+
 void migr_gossip_encode(struct mw *w, const struct migr_gossip_msg *m)
 {
+	int ext = extended(m);
+	switch (ext ? m->type : MSG_GOSSIP) {
+	case MSG_GOSSIP_PING:
+		mw_u32(w, m->seq);
+		mw_str(w, m->target);
+		break;
+	case MSG_GOSSIP_ACK:
+		mw_u32(w, m->seq);
+		mw_u8(w, m->flags);
+		break;
+	case MSG_GOSSIP_PING_REQ:
+		mw_u32(w, m->seq);
+		mw_str(w, m->target);
+		mw_str(w, m->at.addr);
+		mw_u16(w, m->at.port);
+		break;
+	case MSG_GOSSIP_PUSH_PULL:
+		mw_u8(w, m->flags);
+		break;
+	}
 	mw_u16(w, m->count);
 	for (uint16_t i = 0; i < m->count; i++) {
 		const struct migr_gossip_entry *e = &m->entries[i];
@@ -285,32 +322,122 @@ void migr_gossip_encode(struct mw *w, const struct migr_gossip_msg *m)
 		mw_u8(w, e->status);
 		mw_u64(w, e->incarnation);
 		mw_u64(w, e->heartbeat);
-		mw_u32(w, e->age_ms);
+		if (!ext)
+			mw_u32(w, e->age_ms);
 		vector_encode(w, &e->vec);
+		if (ext && e->status == GOSSIP_SUSPECT)
+			mw_str(w, e->from);
 	}
+}
+
+size_t migr_gossip_size(const struct migr_gossip_msg *m)
+{
+	enum { VECTOR = 4 + 4 + 8 + 4 };
+	int ext = extended(m);
+	size_t n = 2;
+	switch (ext ? m->type : MSG_GOSSIP) {
+	case MSG_GOSSIP_PING:
+		n += 4 + 2 + strlen(m->target);
+		break;
+	case MSG_GOSSIP_ACK:
+		n += 4 + 1;
+		break;
+	case MSG_GOSSIP_PING_REQ:
+		n += 4 + 2 + strlen(m->target) + 2 + strlen(m->at.addr) + 2;
+		break;
+	case MSG_GOSSIP_PUSH_PULL:
+		n += 1;
+		break;
+	}
+	for (uint16_t i = 0; i < m->count; i++) {
+		const struct migr_gossip_entry *e = &m->entries[i];
+		n += 2 + strlen(e->name) + 2 + strlen(e->addr) + 2 + 1 + 8 + 8 + VECTOR;
+		if (!ext)
+			n += 4;
+		else if (e->status == GOSSIP_SUSPECT)
+			n += 2 + strlen(e->from);
+	}
+	return n;
+}
+
+/* The entries, after the kind's own fields. */
+static int entries_decode(struct mr *r, struct migr_gossip_msg *m, int ext)
+{
+	m->count = mr_u16(r);
+	if (m->count == 0 || m->count > GOSSIP_MAX_ENTRIES)
+		return MIGR_EPROTO;
+	for (uint16_t i = 0; i < m->count && !r->bad; i++) {
+		struct migr_gossip_entry *e = &m->entries[i];
+		mr_str(r, e->name, MIGR_NAME_MAX);
+		mr_str(r, e->addr, MIGR_ADDR_MAX);
+		e->port = mr_u16(r);
+		e->status = mr_u8(r);
+		e->incarnation = mr_u64(r);
+		e->heartbeat = mr_u64(r);
+		e->age_ms = ext ? 0 : mr_u32(r);
+		vector_decode(r, &e->vec);
+		e->from[0] = '\0';
+		if (r->bad)
+			break;
+		/* the sender speaks for itself only: alive, or leaving */
+		uint8_t max = ext && i > 0 ? GOSSIP_DEAD : GOSSIP_LEFT;
+		if (!migr_name_valid(e->name) || e->status > max)
+			return MIGR_EPROTO;
+		if (e->status == GOSSIP_SUSPECT) {
+			mr_str(r, e->from, MIGR_NAME_MAX);
+			if (!r->bad && !migr_name_valid(e->from))
+				return MIGR_EPROTO;
+		}
+	}
+	return mr_end(r);
+}
+
+int migr_gossip_decode_type(uint8_t type, const void *p, size_t n, struct migr_gossip_msg *m)
+{
+	struct mr r;
+	if (!migr_gossip_type(type))
+		return MIGR_EPROTO;
+	mr_init(&r, p, n);
+	m->type = type;
+	m->flags = 0;
+	m->seq = 0;
+	m->target[0] = '\0';
+	memset(&m->at, 0, sizeof(m->at));
+	switch (type) {
+	case MSG_GOSSIP_PING:
+		m->seq = mr_u32(&r);
+		mr_str(&r, m->target, MIGR_NAME_MAX);
+		if (!r.bad && !migr_name_valid(m->target))
+			return MIGR_EPROTO;
+		break;
+	case MSG_GOSSIP_ACK:
+		m->seq = mr_u32(&r);
+		m->flags = mr_u8(&r);
+		if (m->flags & ~GOSSIP_NACK)
+			return MIGR_EPROTO;
+		break;
+	case MSG_GOSSIP_PING_REQ:
+		m->seq = mr_u32(&r);
+		mr_str(&r, m->target, MIGR_NAME_MAX);
+		mr_str(&r, m->at.addr, MIGR_ADDR_MAX);
+		m->at.port = mr_u16(&r);
+		if (!r.bad && !migr_name_valid(m->target))
+			return MIGR_EPROTO;
+		break;
+	case MSG_GOSSIP_PUSH_PULL:
+		m->flags = mr_u8(&r);
+		if (m->flags & ~(GOSSIP_PP_PULL | GOSSIP_PP_LAST))
+			return MIGR_EPROTO;
+		break;
+	}
+	if (r.bad)
+		return MIGR_EPROTO;
+	return entries_decode(&r, m, type != MSG_GOSSIP);
 }
 
 int migr_gossip_decode(const void *p, size_t n, struct migr_gossip_msg *m)
 {
-	struct mr r;
-	mr_init(&r, p, n);
-	m->count = mr_u16(&r);
-	if (m->count == 0 || m->count > GOSSIP_MAX_ENTRIES)
-		return MIGR_EPROTO;
-	for (uint16_t i = 0; i < m->count && !r.bad; i++) {
-		struct migr_gossip_entry *e = &m->entries[i];
-		mr_str(&r, e->name, MIGR_NAME_MAX);
-		mr_str(&r, e->addr, MIGR_ADDR_MAX);
-		e->port = mr_u16(&r);
-		e->status = mr_u8(&r);
-		e->incarnation = mr_u64(&r);
-		e->heartbeat = mr_u64(&r);
-		e->age_ms = mr_u32(&r);
-		vector_decode(&r, &e->vec);
-		if (!r.bad && (!migr_name_valid(e->name) || e->status > GOSSIP_LEFT))
-			return MIGR_EPROTO;
-	}
-	return mr_end(&r);
+	return migr_gossip_decode_type(MSG_GOSSIP, p, n, m);
 }
 
 /* ---- control replies ---- */

@@ -63,6 +63,11 @@ enum migr_msg_type {
 	MSG_CTL_PS = 46,
 	MSG_CTL_MIGRATE = 47,
 	MSG_CTL_BALANCE = 48,	/* u8 on */
+	/* gossip (gossip.h): SWIM's probes and push-pull, load vectors carried along */
+	MSG_GOSSIP_PING = 50,	/* a probe (seq != 0) or news (seq 0): answer with an ack */
+	MSG_GOSSIP_ACK = 51,	/* the answer; from a helper, GOSSIP_NACK: no answer came */
+	MSG_GOSSIP_PING_REQ = 52,	/* probe that node for me, and tell me */
+	MSG_GOSSIP_PUSH_PULL = 53,	/* part of a table; GOSSIP_PP_PULL: send me yours */
 	/* control socket: replies */
 	MSG_CTL_OK = 60,
 	MSG_CTL_ERROR = 61,
@@ -136,29 +141,52 @@ struct migr_vector {
 	uint32_t jobs;
 };
 
-enum { GOSSIP_ALIVE = 0, GOSSIP_LEFT = 1 };
+/* An entry's status. MSG_GOSSIP carries what the node itself said (alive, left); the
+ * MSG_GOSSIP_* kinds also what the sender judges it (suspect, dead), SWIM's way. */
+enum { GOSSIP_ALIVE = 0, GOSSIP_LEFT = 1, GOSSIP_SUSPECT = 2, GOSSIP_DEAD = 3 };
 
 struct migr_gossip_entry {
 	char name[MIGR_NAME_MAX + 1];
 	char addr[MIGR_ADDR_MAX + 1];
 	uint16_t port;
-	uint8_t status;		/* GOSSIP_ALIVE or GOSSIP_LEFT */
-	uint64_t incarnation;	/* bumped at every start of that node's migrd */
-	uint64_t heartbeat;	/* bumped every period by that node */
-	uint32_t age_ms;	/* how long ago the sender heard this (0 for its own entry) */
+	uint8_t status;		/* GOSSIP_* */
+	uint64_t incarnation;	/* raised at every start of that node's migrd, and by the node
+				 * itself when it refutes a suspicion */
+	uint64_t heartbeat;	/* bumped every period by that node: orders its load vectors */
+	uint32_t age_ms;	/* MSG_GOSSIP: how long ago the sender heard this */
 	struct migr_vector vec;
+	char from[MIGR_NAME_MAX + 1];	/* GOSSIP_SUSPECT: whose probe of the node failed */
 };
 
 #define GOSSIP_MAX_ENTRIES 64	/* bound on one message: sender + window */
 #define GOSSIP_WINDOW_MAX (GOSSIP_MAX_ENTRIES - 1)
 
+#define GOSSIP_NACK 1		/* MSG_GOSSIP_ACK: the helper's ping went unanswered */
+#define GOSSIP_PP_PULL 1	/* MSG_GOSSIP_PUSH_PULL: answer with your own table */
+#define GOSSIP_PP_LAST 2	/* MSG_GOSSIP_PUSH_PULL: the last part of the sender's table */
+
+/* One gossip message of any kind. Every kind starts its entries with the sender's own,
+ * alive or left: it speaks for its sender only. */
 struct migr_gossip_msg {
+	uint8_t type;		/* MSG_GOSSIP_*; anything else is coded as MSG_GOSSIP */
+	uint8_t flags;		/* ACK: GOSSIP_NACK; PUSH_PULL: GOSSIP_PP_* */
+	uint32_t seq;		/* PING, ACK, PING_REQ: pairs an answer with its probe */
+	char target[MIGR_NAME_MAX + 1];	/* PING, PING_REQ: the node probed */
+	struct migr_endpoint at;	/* PING_REQ: where the node probed listens */
 	uint16_t count;		/* entries[0] is the sender's own */
 	struct migr_gossip_entry entries[GOSSIP_MAX_ENTRIES];
 };
 
+/* The payload of m, as its type says. */
 void migr_gossip_encode(struct mw *w, const struct migr_gossip_msg *m);
+/* The bytes migr_gossip_encode() would write, without writing them. */
+size_t migr_gossip_size(const struct migr_gossip_msg *m);
+/* Decodes a MSG_GOSSIP payload. */
 int migr_gossip_decode(const void *p, size_t n, struct migr_gossip_msg *m);
+/* Decodes the payload of a frame of any gossip type; MIGR_EPROTO for any other type. */
+int migr_gossip_decode_type(uint8_t type, const void *p, size_t n, struct migr_gossip_msg *m);
+/* MSG_GOSSIP or one of the MSG_GOSSIP_* kinds. */
+int migr_gossip_type(uint8_t type);
 
 /* Control socket replies. */
 void migr_nodes_encode(struct mw *w, const struct migr_node *nodes, size_t count);

@@ -1,4 +1,5 @@
-/* gossip.c: membership, load dissemination and failure detection (see gossip.h). */
+/* gossip.c: membership, failure detection (SWIM, Lifeguard) and load dissemination (see
+ * gossip.h). */
 #include <config.h>
 
 #include <stdio.h>
@@ -77,11 +78,16 @@ const char *gossip_addr(const struct gossip_node *n)
 	return pool.str[n->addr_id];
 }
 
-/* Direct answers per period to nodes whose view of us is stale: bounded, so that a burst
- * of probes (everyone probing the seed they all joined through) costs little. A joiner is
- * always answered: that is one message per node that joins, and what makes a cold start
- * of a whole cluster through one seed take O(log N) periods rather than O(N). */
-#define REPLIES 8
+#define NONE UINT32_MAX
+#define INDIRECT 3	/* members asked to probe one that did not answer (ping-req) */
+#define HEALTH_MAX 8	/* Lifeguard: a probe waits at most this many periods */
+#define RETRANSMIT 4	/* a change is passed on RETRANSMIT * ceil(log10(N + 1)) times */
+#define NEWS_PER_MSG 16	/* membership changes a message carries, besides its window */
+#define PP_PARTS 32	/* parts of a table a stream sends per period */
+#define PP_BUSY 64	/* askers a busy node answers per period, with BUSY_ENTRIES each */
+#define BUSY_ENTRIES 16
+#define PP_INTERVAL 30	/* periods between anti-entropy exchanges, up to 32 nodes */
+#define HEAL_ODDS 8	/* one period in this many, ping a dead node: partitions heal */
 
 /* ---- the node table ---- */
 
@@ -91,6 +97,12 @@ static uint32_t rnd(struct gossip *g, uint32_t bound)
 	g->rng ^= g->rng << 25;
 	g->rng ^= g->rng >> 27;
 	return (uint32_t)(((g->rng * 2685821657736338717ull) >> 32) % bound);
+}
+
+static uint32_t rnd32(struct gossip *g)
+{
+	rnd(g, 2);
+	return (uint32_t)((g->rng * 2685821657736338717ull) >> 32);
 }
 
 static void index_rebuild(struct gossip *g)
@@ -141,6 +153,13 @@ const struct gossip_node *gossip_find(const struct gossip *g, const char *name)
 	return id == UINT32_MAX ? NULL : lookup(g, id);
 }
 
+/* The slot of the node a message entry names, or NONE. */
+static uint32_t slot_of(const struct gossip *g, const char *name)
+{
+	const struct gossip_node *n = gossip_find(g, name);
+	return n ? (uint32_t)(n - g->nodes) : NONE;
+}
+
 uint32_t gossip_count_state(const struct gossip *g, int state)
 {
 	uint32_t c = 0;
@@ -149,20 +168,765 @@ uint32_t gossip_count_state(const struct gossip *g, int state)
 	return c;
 }
 
+static int is_live(int state)
+{
+	return state == MIGR_NODE_ALIVE || state == MIGR_NODE_SUSPECT;
+}
+
+static void susp_drop(struct gossip *g, struct gossip_node *n)
+{
+	if (!n->suspicion)
+		return;
+	uint32_t i = n->suspicion - 1;
+	n->suspicion = 0;
+	g->susp[i] = g->susp[--g->nsusp];
+	if (i < g->nsusp)
+		g->nodes[g->susp[i].slot].suspicion = i + 1;
+}
+
+static void set_state(struct gossip *g, struct gossip_node *n, int state)
+{
+	int old = n->state;
+	if (state != MIGR_NODE_SUSPECT)
+		susp_drop(g, n);
+	if (old == state)
+		return;
+	g->live += (uint32_t)is_live(state) - (uint32_t)is_live(old);
+	n->state = (uint8_t)state;
+	if (g->t.state_changed)
+		g->t.state_changed(g->t.ctx, n, old);
+}
+
+static void health_add(struct gossip *g, int delta)
+{
+	int h = (int)g->health + delta;
+	g->health = h < 0 ? 0 : h >= HEALTH_MAX ? HEALTH_MAX - 1 : (unsigned)h;
+}
+
+static uint32_t next_seq(struct gossip *g)
+{
+	if (++g->seq == 0)	/* 0: news, not a probe */
+		g->seq = 1;
+	return g->seq;
+}
+
+/* ---- timeouts ---- */
+
+/* 1000 * log10(n), n >= 1, without libm (migrd links none): log2 by repeated squaring. */
+static uint64_t log10_milli(uint64_t n)
+{
+	unsigned ip = 0;
+	uint64_t frac = 0, x;
+	if (n < 1)
+		n = 1;
+	while (n >> (ip + 1))
+		ip++;
+	x = ip >= 30 ? n >> (ip - 30) : n << (30 - ip);	/* n / 2^ip in [1, 2), Q30 */
+	for (int b = 19; b >= 0; b--) {
+		x = (x * x) >> 30;
+		if (x >= 2ull << 30) {
+			x >>= 1;
+			frac |= 1ull << b;
+		}
+	}
+	/* (ip + frac / 2^20) * log10(2) * 1000, rounded */
+	return ((((uint64_t)ip << 20) + frac) * 301030 / 1000 + (1u << 19)) >> 20;
+}
+
+uint64_t gossip_suspicion_ms(const struct gossip_params *p, uint32_t members,
+			     unsigned confirmations)
+{
+	/* log(c + 1) / log(K + 1) in thousandths, K = GOSSIP_CONFIRM: memberlist's curve, which
+	 * gives the first confirmations the most weight */
+	static const unsigned shrink[] = { 0, 500, 792, 1000 };
+	_Static_assert(sizeof(shrink) / sizeof(shrink[0]) == GOSSIP_CONFIRM + 1, "one per c");
+	uint64_t most = 4 * log10_milli(members) * p->period_ms / 1000;
+	if (most < p->dead_ms)
+		most = p->dead_ms;
+	uint64_t least = most / 3 > p->suspect_ms ? most / 3 : p->suspect_ms;
+	if (least > most)
+		least = most;
+	if (members < GOSSIP_CONFIRM + 2)
+		return least;	/* too few others to confirm anything */
+	if (confirmations > GOSSIP_CONFIRM)
+		confirmations = GOSSIP_CONFIRM;
+	return most - (most - least) * shrink[confirmations] / 1000;
+}
+
+/* How often a change is passed on: enough for a rumour to reach every node with high
+ * probability (SWIM's lambda log N), few enough that old news gives way to new. */
+static unsigned news_limit(const struct gossip *g)
+{
+	return RETRANSMIT * (unsigned)((log10_milli(g->live + 2ull) + 999) / 1000);
+}
+
+/* Anti-entropy exchanges cost a whole table: rarer in larger clusters (memberlist's scale). */
+static uint64_t pp_interval(const struct gossip *g)
+{
+	unsigned bits = 0, scale = 1;
+	while ((1ull << bits) < g->live + 1ull)
+		bits++;
+	if (bits > 5)
+		scale = bits - 5 + 1;
+	return (uint64_t)PP_INTERVAL * scale * g->p.period_ms;
+}
+
+/* ---- news: changes passed on, the least passed on first ---- */
+
+static void news_add(struct gossip *g, uint32_t slot, int member, uint64_t now)
+{
+	struct gossip_news *nw = NULL;
+	g->nodes[slot].changed_at = now;
+	if (slot == 0)
+		return;	/* every message we send starts with our own entry anyway */
+	for (uint32_t i = 0; i < g->nnews && !nw; i++)
+		if (g->news[i].slot == slot)
+			nw = &g->news[i];
+	if (!nw && g->nnews < GOSSIP_NEWS) {
+		nw = &g->news[g->nnews++];
+		nw->member = 0;
+	} else if (!nw) {
+		/* full: the change passed on most often gives way, load before membership */
+		nw = &g->news[0];
+		for (uint32_t i = 1; i < g->nnews; i++)
+			if (g->news[i].sent + (g->news[i].member ? 0 : 1000) >
+			    nw->sent + (nw->member ? 0 : 1000))
+				nw = &g->news[i];
+		nw->member = 0;
+	}
+	nw->slot = slot;
+	nw->sent = 0;
+	nw->member |= (uint8_t)member;
+}
+
+/* A message being built, and the slots in it: no node twice. */
+struct build {
+	struct migr_gossip_msg *m;
+	uint32_t slots[GOSSIP_MAX_ENTRIES];
+};
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* What we know of n, as an entry: our judgement of it, and for a suspect one of its
+ * accusers, each in turn, so that every confirmation travels. */
+static void entry_of(struct gossip *g, const struct gossip_node *n, uint64_t now,
+		     struct migr_gossip_entry *e)
+{
+	static const uint8_t wire[] = {
+		[MIGR_NODE_ALIVE] = GOSSIP_ALIVE,
+		[MIGR_NODE_SUSPECT] = GOSSIP_SUSPECT,
+		[MIGR_NODE_DEAD] = GOSSIP_DEAD,
+		[MIGR_NODE_LEFT] = GOSSIP_LEFT,
+	};
+	copy_str(e->name, sizeof(e->name), gossip_name(n));
+	copy_str(e->addr, sizeof(e->addr), gossip_addr(n));
+	e->port = n->port;
+	e->status = n == g->nodes ? n->status : n->state <= MIGR_NODE_LEFT ? wire[n->state]
+									   : GOSSIP_ALIVE;
+	e->incarnation = n->incarnation;
+	e->heartbeat = n->heartbeat;
+	e->age_ms = now > n->updated_at ? (uint32_t)(now - n->updated_at) : 0;
+	e->vec = n->vec;
+	e->from[0] = '\0';
+	if (e->status == GOSSIP_SUSPECT) {
+		struct gossip_suspicion *s = &g->susp[n->suspicion - 1];
+		uint32_t a = s->acc[s->sent++ % s->n];
+		copy_str(e->from, sizeof(e->from),
+			 a < pool.count ? pool.str[a] : gossip_name(g->nodes));
+	}
+}
+
+static int build_has(const struct build *b, uint32_t slot)
+{
+	for (uint16_t i = 0; i < b->m->count; i++)
+		if (b->slots[i] == slot)
+			return 1;
+	return 0;
+}
+
+static int build_add(struct gossip *g, struct build *b, uint32_t slot, uint64_t now)
+{
+	struct migr_gossip_msg *m = b->m;
+	if (m->count >= GOSSIP_MAX_ENTRIES || build_has(b, slot))
+		return 0;
+	b->slots[m->count] = slot;
+	entry_of(g, &g->nodes[slot], now, &m->entries[m->count++]);
+	return 1;
+}
+
+/* A message of the given kind with our own entry first. */
+static void msg_start(struct gossip *g, struct build *b, struct migr_gossip_msg *m, uint8_t type,
+		      uint64_t now)
+{
+	m->type = type;
+	m->flags = 0;
+	m->seq = 0;
+	m->target[0] = '\0';
+	memset(&m->at, 0, sizeof(m->at));
+	m->count = 0;
+	b->m = m;
+	build_add(g, b, 0, now);
+}
+
+/* Adds up to max changes of one kind (membership or load), the least passed on first, and
+ * retires those passed on often enough. */
+static void add_news(struct gossip *g, struct build *b, int member, unsigned max, uint64_t now)
+{
+	enum { LEVELS = 64 };
+	unsigned hist[LEVELS] = { 0 }, below = 0, t, added = 0, limit = news_limit(g);
+	if (!max)
+		return;
+	for (uint32_t i = 0; i < g->nnews; i++)
+		if (g->news[i].member == member)
+			hist[g->news[i].sent < LEVELS ? g->news[i].sent : LEVELS - 1]++;
+	for (t = 0; t < LEVELS - 1 && below + hist[t] < max; t++)
+		below += hist[t];
+	/* those passed on fewer than t times, then as many passed on t times as fit */
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < g->nnews && added < max; i++) {
+			struct gossip_news *nw = &g->news[i];
+			unsigned s = nw->sent < LEVELS ? nw->sent : LEVELS - 1;
+			if (nw->member != member || (pass == 0 ? s >= t : s != t))
+				continue;
+			if (build_add(g, b, nw->slot, now)) {
+				nw->sent++;
+				added++;
+			}
+		}
+	for (uint32_t i = 0; i < g->nnews;)
+		if (g->news[i].sent >= limit)
+			g->news[i] = g->news[--g->nnews];
+		else
+			i++;
+}
+
 static void ring_push(uint32_t *ring, uint32_t *head, uint32_t slot)
 {
 	ring[*head % GOSSIP_RING] = slot;
 	(*head)++;
 }
 
-static void set_state(struct gossip *g, struct gossip_node *n, int state)
+/* Adds the vectors heard most recently (the newest first), up to limit entries in all: a
+ * vector is passed on while it is among the freshest a node knows, like a rumour. */
+static void fill_freshest(struct gossip *g, struct build *b, unsigned limit, uint64_t now)
 {
-	int old = n->state;
-	if (old == state)
+	uint32_t cand[GOSSIP_RING];
+	unsigned n = 0;
+	for (uint32_t k = 0; k < GOSSIP_RING && k < g->fresh_head; k++) {
+		uint32_t slot = g->fresh[(g->fresh_head - 1 - k) % GOSSIP_RING];
+		const struct gossip_node *nd = &g->nodes[slot];
+		int dup = slot == 0 || !is_live(nd->state) || build_has(b, slot);
+		for (unsigned c = 0; c < n && !dup; c++)
+			dup = cand[c] == slot;
+		if (dup)
+			continue;
+		/* insertion sort, newest updated_at first: at most GOSSIP_RING entries */
+		unsigned at = n++;
+		while (at > 0 && g->nodes[cand[at - 1]].updated_at < nd->updated_at) {
+			cand[at] = cand[at - 1];
+			at--;
+		}
+		cand[at] = slot;
+	}
+	for (unsigned c = 0; c < n && b->m->count < limit; c++)
+		build_add(g, b, cand[c], now);
+}
+
+/* What every message carries besides its own business: membership changes first, load
+ * news within half the window; a message that is only news (full) fills the rest of its
+ * window with the freshest vectors, then a round-robin over the whole table, so that every
+ * node's vector keeps being passed on. */
+static void carry(struct gossip *g, struct build *b, int full, uint64_t now)
+{
+	unsigned w = g->p.window;
+	add_news(g, b, 1, NEWS_PER_MSG, now);
+	unsigned base = b->m->count;
+	unsigned room = GOSSIP_MAX_ENTRIES - base;
+	add_news(g, b, 0, (w + 1) / 2 < room ? (w + 1) / 2 : room, now);
+	if (!full)
 		return;
-	n->state = (uint8_t)state;
-	if (g->t.state_changed)
-		g->t.state_changed(g->t.ctx, n, old);
+	unsigned end = base + (w < room ? w : room);
+	fill_freshest(g, b, base + (3 * w + 3) / 4 < end ? base + (3 * w + 3) / 4 : end, now);
+	for (uint32_t tries = 1; tries < g->count && b->m->count < end; tries++) {
+		g->cursor = g->cursor + 1 < g->count ? g->cursor + 1 : 1;
+		if (is_live(g->nodes[g->cursor].state))
+			build_add(g, b, g->cursor, now);
+	}
+}
+
+static void send_to(struct gossip *g, const char *addr, uint16_t port,
+		    const struct migr_gossip_msg *m)
+{
+	/* bytes as encoded, without framing and encryption overhead */
+	g->sent_bytes += migr_gossip_size(m);
+	g->sent_msgs++;
+	g->t.send(g->t.ctx, addr, port, m);
+}
+
+static void send_node(struct gossip *g, const struct gossip_node *n,
+		      const struct migr_gossip_msg *m)
+{
+	send_to(g, gossip_addr(n), n->port, m);
+}
+
+/* A random member in one of the states in the mask (1 << state), or NULL. Sampling keeps
+ * this O(1) in large tables. */
+static struct gossip_node *random_member(struct gossip *g, unsigned states)
+{
+	if (g->count < 2)
+		return NULL;
+	for (int tries = 0; tries < 32; tries++) {
+		struct gossip_node *n = &g->nodes[1 + rnd(g, g->count - 1)];
+		if (n->state <= MIGR_NODE_LEFT && (states & 1u << n->state))
+			return n;
+	}
+	return NULL;
+}
+
+#define LIVE (1u << MIGR_NODE_ALIVE | 1u << MIGR_NODE_SUSPECT)
+
+/* ---- merging what others say ---- */
+
+/* Content that is news: a change others should hear of soon, not jitter. */
+static int vector_news(const struct gossip_node *n, const struct migr_gossip_entry *e,
+		       uint32_t addr_id)
+{
+	const struct migr_vector *a = &n->vec, *b = &e->vec;
+	uint32_t dl = a->load_milli > b->load_milli ? a->load_milli - b->load_milli
+						    : b->load_milli - a->load_milli;
+	uint64_t dm = a->mem_free_kb > b->mem_free_kb ? a->mem_free_kb - b->mem_free_kb
+						      : b->mem_free_kb - a->mem_free_kb;
+	return n->addr_id != addr_id || n->port != e->port || a->jobs != b->jobs ||
+	       a->cpus_milli != b->cpus_milli || dl >= 100 || dm * 16 > a->mem_free_kb;
+}
+
+static void susp_new(struct gossip *g, struct gossip_node *n, uint32_t accuser, uint64_t now)
+{
+	susp_drop(g, n);
+	if (g->nsusp == g->capsusp) {
+		g->capsusp = g->capsusp ? 2 * g->capsusp : 8;
+		g->susp = xrealloc(g->susp, g->capsusp * sizeof(*g->susp));
+	}
+	struct gossip_suspicion *s = &g->susp[g->nsusp++];
+	memset(s, 0, sizeof(*s));
+	s->slot = (uint32_t)(n - g->nodes);
+	s->n = 1;
+	s->acc[0] = accuser;
+	s->since = now;
+	n->suspicion = g->nsusp;
+}
+
+/* Another member suspects it too, at the same incarnation; 1 if we did not know. */
+static int susp_confirm(struct gossip_suspicion *s, uint32_t accuser)
+{
+	for (unsigned k = 0; k < s->n; k++)
+		if (s->acc[k] == accuser)
+			return 0;
+	if (s->n > GOSSIP_CONFIRM)
+		return 0;	/* confirmed enough: the timeout is as short as it gets */
+	s->acc[s->n++] = accuser;
+	return 1;
+}
+
+/* News of ourselves. Suspected, dead or gone at our incarnation, or alive at a higher one
+ * (an earlier life of ours, restarted before the clock moved on): a new incarnation refutes
+ * it, and goes out with everything we send. Being suspected hints we are the slow one. */
+static void merge_self(struct gossip *g, const struct migr_gossip_entry *e, uint64_t now)
+{
+	struct gossip_node *self = &g->nodes[0];
+	if (self->status == GOSSIP_LEFT || e->incarnation < self->incarnation ||
+	    (e->incarnation == self->incarnation && e->status == GOSSIP_ALIVE))
+		return;
+	if (e->incarnation == UINT64_MAX)
+		return;	/* nothing higher to refute it with */
+	self->incarnation = e->incarnation + 1;
+	self->changed_at = self->updated_at = now;
+	if (e->status == GOSSIP_SUSPECT || e->status == GOSSIP_DEAD)
+		health_add(g, 1);
+}
+
+/* Merges what one entry says of a node, SWIM's way: a higher incarnation wins; at the same
+ * one, dead or left beats suspect beats alive. Load vectors go by incarnation and heartbeat.
+ * `told`: pass it on if it changes anything (a rumour, or a sender's word of itself; not
+ * the bulk of a table). Returns the node if it came alive to us. */
+static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entry *e, int told,
+				 uint64_t now)
+{
+	if (g->count >= GOSSIP_NODES_MAX) {
+		/* full: news of known nodes only, so the table and its strings stay bounded */
+		uint32_t id = interned(e->name);
+		if (id == UINT32_MAX || !lookup(g, id))
+			return NULL;
+	}
+	uint32_t name_id = intern(e->name);
+	if (name_id == g->nodes[0].name_id) {
+		merge_self(g, e, now);
+		return NULL;
+	}
+	struct gossip_node *n = lookup(g, name_id);
+	if (!n) {
+		/* a node suspect, dead or gone that we never knew alive: nothing to act on */
+		if (e->status != GOSSIP_ALIVE)
+			return NULL;
+		uint32_t addr_id = intern(e->addr);
+		n = add_node(g, name_id);
+		n->addr_id = addr_id;
+		n->port = e->port;
+		n->status = GOSSIP_ALIVE;
+		n->incarnation = e->incarnation;
+		n->heartbeat = e->heartbeat;
+		n->vec = e->vec;
+		n->updated_at = now;
+		n->state = GOSSIP_STATE_NEW;	/* report a join as a change from nothing */
+		uint32_t slot = (uint32_t)(n - g->nodes);
+		ring_push(g->fresh, &g->fresh_head, slot);
+		if (told)
+			news_add(g, slot, 1, now);
+		set_state(g, n, MIGR_NODE_ALIVE);
+		return n;
+	}
+	uint32_t slot = (uint32_t)(n - g->nodes);
+	int was = n->state;
+	if (e->incarnation > n->incarnation ||
+	    (e->incarnation == n->incarnation && e->heartbeat > n->heartbeat)) {
+		uint32_t addr_id = intern(e->addr);
+		if (told && vector_news(n, e, addr_id))
+			news_add(g, slot, 0, now);
+		n->addr_id = addr_id;
+		n->port = e->port;
+		n->heartbeat = e->heartbeat;
+		n->vec = e->vec;
+		n->updated_at = now;
+		ring_push(g->fresh, &g->fresh_head, slot);
+	}
+	if (e->incarnation < n->incarnation)
+		return NULL;
+	int newer = e->incarnation > n->incarnation, member = 0;
+	switch (e->status) {
+	case GOSSIP_ALIVE:
+		if (newer) {
+			n->incarnation = e->incarnation;
+			n->status = GOSSIP_ALIVE;
+			set_state(g, n, MIGR_NODE_ALIVE);
+			member = 1;
+		}
+		break;
+	case GOSSIP_SUSPECT: {
+		if (!newer && (was == MIGR_NODE_DEAD || was == MIGR_NODE_LEFT))
+			break;
+		uint32_t acc = g->count < GOSSIP_NODES_MAX ? intern(e->from) : interned(e->from);
+		if (newer || was != MIGR_NODE_SUSPECT) {
+			n->incarnation = e->incarnation;
+			n->status = GOSSIP_ALIVE;
+			susp_new(g, n, acc, now);
+			set_state(g, n, MIGR_NODE_SUSPECT);
+			member = 1;
+		} else {
+			member = susp_confirm(&g->susp[n->suspicion - 1], acc);
+		}
+		break;
+	}
+	case GOSSIP_DEAD:
+		if (!newer && (was == MIGR_NODE_DEAD || was == MIGR_NODE_LEFT))
+			break;
+		n->incarnation = e->incarnation;
+		n->status = GOSSIP_ALIVE;
+		set_state(g, n, MIGR_NODE_DEAD);
+		member = 1;
+		break;
+	case GOSSIP_LEFT:
+		if (!newer && was == MIGR_NODE_LEFT)
+			break;
+		n->incarnation = e->incarnation;
+		n->status = GOSSIP_LEFT;
+		set_state(g, n, MIGR_NODE_LEFT);
+		member = 1;
+		break;
+	}
+	if (member) {
+		n->updated_at = now;
+		if (told)
+			news_add(g, slot, 1, now);
+		else
+			n->changed_at = now;
+	}
+	return was != MIGR_NODE_ALIVE && n->state == MIGR_NODE_ALIVE ? n : NULL;
+}
+
+/* ---- probes ---- */
+
+/* A ping: a probe (seq != 0) or news for a member. A suspect or dead member hears what we
+ * think of it first (Lifeguard's buddy system): alive, it refutes at once. */
+static void send_ping(struct gossip *g, uint32_t slot, uint32_t seq, int full, uint64_t now)
+{
+	struct migr_gossip_msg m;
+	struct build b;
+	const struct gossip_node *n = &g->nodes[slot];
+	msg_start(g, &b, &m, MSG_GOSSIP_PING, now);
+	m.seq = seq;
+	copy_str(m.target, sizeof(m.target), gossip_name(n));
+	if (n->state == MIGR_NODE_SUSPECT || n->state == MIGR_NODE_DEAD)
+		build_add(g, &b, slot, now);
+	carry(g, &b, full, now);
+	send_node(g, n, &m);
+}
+
+/* An ack (or a helper's nack) to addr:port; `about`, if not NONE, a member whose view of
+ * itself we doubt: it goes first, so that it refutes. */
+static void send_ack(struct gossip *g, const char *addr, uint16_t port, uint32_t about,
+		     uint32_t seq, uint8_t flags, uint64_t now)
+{
+	struct migr_gossip_msg m;
+	struct build b;
+	msg_start(g, &b, &m, MSG_GOSSIP_ACK, now);
+	m.seq = seq;
+	m.flags = flags;
+	if (about != NONE && (g->nodes[about].state == MIGR_NODE_SUSPECT ||
+			      g->nodes[about].state == MIGR_NODE_DEAD))
+		build_add(g, &b, about, now);
+	carry(g, &b, 0, now);
+	send_to(g, addr, port, &m);
+}
+
+/* The next member to probe, in the order of this pass, or NULL if there is none alive. */
+static struct gossip_node *next_target(struct gossip *g)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t mask = (1u << g->perm_bits) - 1;
+		while (g->perm_i <= mask) {
+			uint32_t slot = (g->perm_a * g->perm_i++ + g->perm_b) & mask;
+			if (slot > 0 && slot < g->count && is_live(g->nodes[slot].state))
+				return &g->nodes[slot];
+		}
+		/* a new pass, in a new order; members that joined since are in it */
+		g->perm_bits = 0;
+		while ((1u << g->perm_bits) < g->count)
+			g->perm_bits++;
+		g->perm_a = rnd32(g) | 1;
+		g->perm_b = rnd32(g);
+		g->perm_i = 0;
+	}
+	return NULL;
+}
+
+static void probe_start(struct gossip *g, uint64_t now)
+{
+	struct gossip_probe *pr = &g->probe;
+	struct gossip_node *n = next_target(g);
+	if (!n)
+		return;
+	memset(pr, 0, sizeof(*pr));
+	pr->slot = (uint32_t)(n - g->nodes);
+	pr->seq = next_seq(g);
+	pr->incarnation = n->incarnation;
+	pr->indirect_at = now + g->p.period_ms / 2;
+	/* Lifeguard: a node in poor health waits longer before it blames anyone else */
+	pr->end = now + (uint64_t)g->p.period_ms * (g->health + 1);
+	send_ping(g, pr->slot, pr->seq, 0, now);
+}
+
+/* We suspect the member in slot ourselves: a new suspicion, or our confirmation of one. */
+static void suspect(struct gossip *g, uint32_t slot, uint64_t now)
+{
+	struct gossip_node *n = &g->nodes[slot];
+	uint32_t me = g->nodes[0].name_id;
+	if (n->state == MIGR_NODE_SUSPECT) {
+		if (susp_confirm(&g->susp[n->suspicion - 1], me))
+			news_add(g, slot, 1, now);
+	} else {
+		susp_new(g, n, me, now);
+		set_state(g, n, MIGR_NODE_SUSPECT);
+		n->updated_at = now;
+		news_add(g, slot, 1, now);
+	}
+	/* and tell it at once: alive, it refutes before the news gets far */
+	send_ping(g, slot, 0, 0, now);
+}
+
+/* Judges the probe once acked or its window is over (at the tick that ends it, which a
+ * daemon's timer may run a little early or late). */
+static void probe_end(struct gossip *g, uint64_t now)
+{
+	struct gossip_probe *pr = &g->probe;
+	if (!pr->slot || (!pr->acked && now + g->p.period_ms / 2 < pr->end))
+		return;
+	uint32_t slot = pr->slot;
+	pr->slot = 0;
+	if (pr->acked) {
+		health_add(g, -1);
+		return;
+	}
+	/* Lifeguard: helpers that did not even nack in time point at us, not at the member */
+	health_add(g, pr->helpers ? pr->helpers - pr->nacks : 1);
+	const struct gossip_node *n = &g->nodes[slot];
+	if (n->incarnation == pr->incarnation && is_live(n->state))
+		suspect(g, slot, now);
+}
+
+/* No ack within half a period: ask a few members to try, and try once more ourselves. */
+static void probe_indirect(struct gossip *g, uint64_t now)
+{
+	struct gossip_probe *pr = &g->probe;
+	const struct gossip_node *target = &g->nodes[pr->slot];
+	struct gossip_node *asked[INDIRECT];
+	unsigned n = 0;
+	pr->indirect = 1;
+	for (int tries = 0; tries < 4 * INDIRECT && n < INDIRECT; tries++) {
+		struct gossip_node *h = random_member(g, 1u << MIGR_NODE_ALIVE);
+		int dup = !h || h == target;
+		for (unsigned k = 0; k < n && !dup; k++)
+			dup = asked[k] == h;
+		if (dup)
+			continue;
+		asked[n++] = h;
+		struct migr_gossip_msg m;
+		struct build b;
+		msg_start(g, &b, &m, MSG_GOSSIP_PING_REQ, now);
+		m.seq = pr->seq;
+		copy_str(m.target, sizeof(m.target), gossip_name(target));
+		copy_str(m.at.addr, sizeof(m.at.addr), gossip_addr(target));
+		m.at.port = target->port;
+		carry(g, &b, 0, now);
+		send_node(g, h, &m);
+	}
+	pr->helpers = (uint8_t)n;
+	send_ping(g, pr->slot, pr->seq, 0, now);
+}
+
+/* ---- push-pull: whole tables, in parts ---- */
+
+static void stream_start(struct gossip *g, struct gossip_stream *s, uint32_t peer, int pull)
+{
+	s->peer = peer;
+	s->pull = (uint8_t)pull;
+	s->total = g->count;
+	s->first = g->count > 1 ? rnd(g, g->count - 1) : 0;
+	s->sent = 0;
+}
+
+/* Sends up to PP_PARTS parts of our table to the stream's member, the last marked; those
+ * of answers count against the period's budget for answers, however many they are. */
+static void stream_send(struct gossip *g, struct gossip_stream *s, uint64_t now)
+{
+	const struct gossip_node *to = lookup(g, s->peer);
+	unsigned *budget = s == &g->streams[0] ? NULL : &g->answer_parts;
+	if (!to) {
+		s->peer = NONE;
+		return;
+	}
+	for (unsigned k = 0; k < PP_PARTS && s->peer != NONE && (!budget || *budget); k++) {
+		if (budget)
+			(*budget)--;
+		struct migr_gossip_msg m;
+		struct build b;
+		msg_start(g, &b, &m, MSG_GOSSIP_PUSH_PULL, now);
+		if (s->pull)
+			m.flags |= GOSSIP_PP_PULL;
+		s->pull = 0;
+		/* from a random slot round the table, so that the tables a node gets at once
+		 * from several members do not all start alike; slots are distinct: no need to
+		 * look for duplicates. Nodes that join meanwhile are in the next one. */
+		for (; s->sent + 1 < s->total && m.count < GOSSIP_MAX_ENTRIES; s->sent++) {
+			uint32_t slot = 1 + (s->first + s->sent) % (s->total - 1);
+			entry_of(g, &g->nodes[slot], now, &m.entries[m.count++]);
+		}
+		if (s->sent + 1 >= s->total) {
+			m.flags |= GOSSIP_PP_LAST;
+			s->peer = NONE;
+		}
+		send_node(g, to, &m);
+	}
+}
+
+/* A member wants our table. One answer at a time goes out whole; a busy node answers with
+ * a few entries, from a cursor that moves on, so that many askers (a cluster starting at
+ * once through one seed) each learn a different few and go on with each other, up to
+ * PP_BUSY askers a period: bytes stay bounded however many ask. */
+static void answer_pull(struct gossip *g, const struct migr_gossip_entry *from, uint64_t now)
+{
+	uint32_t peer = interned(from->name);
+	if (peer == UINT32_MAX || !lookup(g, peer))
+		return;
+	for (int i = 0; i < GOSSIP_STREAMS; i++)
+		if (g->streams[i].peer == peer)
+			return;	/* it is getting it already */
+	for (int i = 1; i < GOSSIP_STREAMS && g->answer_parts; i++) {
+		struct gossip_stream *s = &g->streams[i];
+		if (s->peer == NONE) {
+			stream_start(g, s, peer, 0);
+			stream_send(g, s, now);
+			return;
+		}
+	}
+	if (!g->busy_left)
+		return;	/* it will ask again, or hear from those who got an answer */
+	g->busy_left--;
+	struct migr_gossip_msg m;
+	struct build b;
+	msg_start(g, &b, &m, MSG_GOSSIP_PUSH_PULL, now);
+	m.flags = GOSSIP_PP_LAST;
+	for (uint32_t k = 1; k < g->count && m.count < 1 + BUSY_ENTRIES; k++) {
+		g->busy_cursor = g->busy_cursor + 1 < g->count ? g->busy_cursor + 1 : 1;
+		build_add(g, &b, g->busy_cursor, now);
+	}
+	send_to(g, from->addr, from->port, &m);
+}
+
+/* An exchange that taught us something: the next at once, we are still catching up. One
+ * that did not: the next after 1, 2, 4... periods, up to the anti-entropy interval, as the
+ * partner may have been as far behind as we are (a cluster starting all at once). */
+static void exchange_done(struct gossip *g, uint64_t now)
+{
+	uint64_t iv = pp_interval(g);
+	uint64_t wait = g->pp_fruitless < 32 ? (uint64_t)g->p.period_ms << g->pp_fruitless : iv;
+	g->pp_peer = NONE;
+	if (g->pp_learned) {
+		g->pp_fruitless = 0;
+		g->pp_next = now;
+		return;
+	}
+	if (wait >= iv)
+		wait = iv / 2 + rnd(g, (uint32_t)iv + 1);
+	else
+		g->pp_fruitless++;
+	g->pp_next = now + wait;
+}
+
+/* Our own exchange: our table to a random member, and theirs back. */
+static void exchange(struct gossip *g, uint64_t now)
+{
+	if (g->pp_peer != NONE && now >= g->pp_deadline)
+		exchange_done(g, now);	/* its answer got lost */
+	if (g->joining && g->live) {
+		/* in, whoever answered (a busy seed may not have): now exchanges with random
+		 * members, while they teach us anything */
+		g->joining = 0;
+		g->pp_next = now;
+		g->pp_fruitless = 0;
+	}
+	if (g->pp_next == UINT64_MAX && g->live) {
+		/* in a cluster we did not join through a seed: no hurry, and not all at once */
+		uint64_t iv = pp_interval(g);
+		g->pp_next = now + rnd(g, (uint32_t)iv + 1);
+	}
+	if (g->pp_peer != NONE || g->streams[0].peer != NONE || now < g->pp_next)
+		return;
+	struct gossip_node *n = random_member(g, 1u << MIGR_NODE_ALIVE);
+	if (!n)
+		return;
+	uint64_t parts = g->count / (GOSSIP_MAX_ENTRIES - 1) + 1;
+	g->pp_peer = n->name_id;
+	g->pp_learned = 0;
+	g->pp_deadline = now + g->p.period_ms * (4 + parts / PP_PARTS);
+	stream_start(g, &g->streams[0], n->name_id, 1);
+	stream_send(g, &g->streams[0], now);
 }
 
 /* ---- public ---- */
@@ -175,9 +939,19 @@ void gossip_init(struct gossip *g, const struct gossip_params *p,
 	g->p = *p;
 	if (g->p.window > GOSSIP_WINDOW_MAX)
 		g->p.window = GOSSIP_WINDOW_MAX;
+	if (g->p.fanout > 16)
+		g->p.fanout = 16;
 	g->t = *t;
 	g->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
-	g->replies_left = REPLIES;
+	g->seq = rnd32(g);
+	g->pp_peer = NONE;
+	for (int i = 0; i < GOSSIP_STREAMS; i++)
+		g->streams[i].peer = NONE;
+	/* anti-entropy exchanges spread over time, not all in the same period */
+	g->pp_next = UINT64_MAX;	/* the first exchange: see exchange() */
+	g->busy_left = PP_BUSY;
+	g->answer_parts = PP_PARTS;
+	g->pp_fruitless = 63;		/* settled, until it joins through a seed */
 	index_rebuild(g);
 	struct gossip_node *self = add_node(g, intern(name));
 	self->addr_id = intern(addr);
@@ -192,6 +966,7 @@ void gossip_free(struct gossip *g)
 	free(g->nodes);
 	free(g->index);
 	free(g->seeds);
+	free(g->susp);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -203,204 +978,44 @@ void gossip_add_seed(struct gossip *g, const char *addr, uint16_t port)
 	s->port = port;
 }
 
-/* Content that is news: a change others should hear of soon, not jitter. */
-static int is_news(const struct gossip_node *n, const struct migr_gossip_entry *e,
-		   uint32_t addr_id)
-{
-	const struct migr_vector *a = &n->vec, *b = &e->vec;
-	uint32_t dl = a->load_milli > b->load_milli ? a->load_milli - b->load_milli
-						    : b->load_milli - a->load_milli;
-	uint64_t dm = a->mem_free_kb > b->mem_free_kb ? a->mem_free_kb - b->mem_free_kb
-						      : b->mem_free_kb - a->mem_free_kb;
-	return n->incarnation != e->incarnation || n->status != e->status ||
-	       n->addr_id != addr_id || n->port != e->port || a->jobs != b->jobs ||
-	       a->cpus_milli != b->cpus_milli || dl >= 100 || dm * 16 > a->mem_free_kb;
-}
-
-static void entry_of(const struct gossip_node *n, uint64_t now, struct migr_gossip_entry *e)
-{
-	snprintf(e->name, sizeof(e->name), "%s", gossip_name(n));
-	snprintf(e->addr, sizeof(e->addr), "%s", gossip_addr(n));
-	e->port = n->port;
-	e->status = n->status;
-	e->incarnation = n->incarnation;
-	e->heartbeat = n->heartbeat;
-	e->age_ms = now > n->updated_at ? (uint32_t)(now - n->updated_at) : 0;
-	e->vec = n->vec;
-}
-
-static int window_has(const struct migr_gossip_msg *m, const uint32_t *slots, uint32_t slot)
-{
-	for (uint16_t i = 0; i < m->count; i++)
-		if (slots[i] == slot)
-			return 1;
-	return 0;
-}
-
-/* How long a change counts as news to pass on: long enough for a rumour to reach every
- * node (O(log N) periods), short enough that old news does not crowd out new. */
-static uint64_t news_ttl(const struct gossip *g)
-{
-	unsigned log2n = 0;
-	while ((1u << log2n) < g->count)
-		log2n++;
-	return (uint64_t)g->p.period_ms * (4 + 2 * log2n);
-}
-
-/* Fills from a ring, newest first, up to limit entries in all. */
-static void window_fill(const struct gossip *g, struct migr_gossip_msg *m, uint32_t *slots,
-			const uint32_t *ring, uint32_t head, unsigned limit, int news, uint64_t now)
-{
-	for (uint32_t k = 0; k < GOSSIP_RING && k < head && m->count < limit; k++) {
-		uint32_t slot = ring[(head - 1 - k) % GOSSIP_RING];
-		const struct gossip_node *n = &g->nodes[slot];
-		if (slot == 0 || (n->state == MIGR_NODE_DEAD) || window_has(m, slots, slot))
-			continue;
-		if (news && now - n->changed_at > news_ttl(g))
-			break;	/* the ring is newest first: the rest is older still */
-		slots[m->count] = slot;
-		entry_of(n, now, &m->entries[m->count++]);
-	}
-}
-
-/* Fills with the heartbeats heard most recently (the smallest age first): a heartbeat is
- * passed on while it is among the freshest a node knows, which spreads it like a rumour. */
-static void fill_freshest(const struct gossip *g, struct migr_gossip_msg *m, uint32_t *slots,
-			  unsigned limit, uint64_t now)
-{
-	uint32_t cand[GOSSIP_RING];
-	unsigned n = 0;
-	for (uint32_t k = 0; k < GOSSIP_RING && k < g->fresh_head; k++) {
-		uint32_t slot = g->fresh[(g->fresh_head - 1 - k) % GOSSIP_RING];
-		const struct gossip_node *nd = &g->nodes[slot];
-		int dup = slot == 0 || nd->state == MIGR_NODE_DEAD || window_has(m, slots, slot);
-		for (unsigned c = 0; c < n && !dup; c++)
-			dup = cand[c] == slot;
-		if (dup)
-			continue;
-		/* insertion sort, newest updated_at first: at most GOSSIP_RING entries */
-		unsigned at = n++;
-		while (at > 0 && g->nodes[cand[at - 1]].updated_at < nd->updated_at) {
-			cand[at] = cand[at - 1];
-			at--;
-		}
-		cand[at] = slot;
-	}
-	for (unsigned c = 0; c < n && m->count < limit; c++) {
-		slots[m->count] = cand[c];
-		entry_of(&g->nodes[cand[c]], now, &m->entries[m->count++]);
-	}
-}
-
-static void build_message(struct gossip *g, struct migr_gossip_msg *m, uint64_t now)
-{
-	uint32_t slots[GOSSIP_MAX_ENTRIES];
-	m->count = 0;
-	slots[m->count] = 0;
-	entry_of(&g->nodes[0], now, &m->entries[m->count++]);
-	unsigned total = 1 + g->p.window;
-	/* up to half news, a quarter the heartbeats heard last, the rest round-robin over
-	 * the whole table, so that every node's state keeps being passed on */
-	window_fill(g, m, slots, g->news, g->news_head, 1 + (g->p.window + 1) / 2, 1, now);
-	fill_freshest(g, m, slots, 1 + (3 * g->p.window + 3) / 4, now);
-	for (uint32_t tries = 1; tries < g->count && m->count < total; tries++) {
-		g->cursor = g->cursor + 1 < g->count ? g->cursor + 1 : 1;
-		const struct gossip_node *n = &g->nodes[g->cursor];
-		if (n->state == MIGR_NODE_DEAD || window_has(m, slots, g->cursor))
-			continue;
-		slots[m->count] = g->cursor;
-		entry_of(n, now, &m->entries[m->count++]);
-	}
-}
-
-static void send_to(struct gossip *g, const char *addr, uint16_t port,
-		    const struct migr_gossip_msg *m)
-{
-	/* bytes as encoded, without framing and encryption overhead */
-	struct mw w;
-	mw_init(&w);
-	migr_gossip_encode(&w, m);
-	g->sent_bytes += w.len;
-	mw_free(&w);
-	g->t.send(g->t.ctx, addr, port, m);
-}
-
-static void send_node(struct gossip *g, const struct gossip_node *n,
-		      const struct migr_gossip_msg *m)
-{
-	send_to(g, gossip_addr(n), n->port, m);
-}
-
-/* A random peer that may be alive, or NULL. Sampling keeps this O(1) for large tables. */
-static struct gossip_node *random_peer(struct gossip *g, int allow_dead)
-{
-	if (g->count < 2)
-		return NULL;
-	for (int tries = 0; tries < 32; tries++) {
-		struct gossip_node *n = &g->nodes[1 + rnd(g, g->count - 1)];
-		if (n->status == GOSSIP_LEFT)
-			continue;
-		if (allow_dead || n->state != MIGR_NODE_DEAD)
-			return n;
-	}
-	return NULL;
-}
-
 void gossip_set_vector(struct gossip *g, const struct migr_vector *v, uint64_t now)
 {
 	struct gossip_node *self = &g->nodes[0];
 	struct migr_gossip_entry e;
-	entry_of(self, now, &e);
+	e.port = self->port;
 	e.vec = *v;
-	if (is_news(self, &e, self->addr_id)) {
-		self->changed_at = now;
-		ring_push(g->news, &g->news_head, 0);
-	}
+	if (vector_news(self, &e, self->addr_id))
+		self->changed_at = now;	/* our own entry heads every message anyway */
 	self->vec = *v;
 }
 
-/* The timeouts as configured, stretched for a cluster too large for every heartbeat to get
- * round in time: a node hears of about fanout * window others per period, so news of all
- * N-1 takes at least (N-1) / (fanout * window) periods, and with random choice a few times
- * that. Messages stay bounded; detection slows down as O(N), never a false death. */
-uint64_t gossip_suspect_ms(const struct gossip_params *p, uint32_t others)
+void gossip_poll(struct gossip *g, uint64_t now)
 {
-	uint64_t per_period = (uint64_t)p->fanout * (p->window ? p->window : 1);
-	uint64_t scaled = (uint64_t)p->period_ms * 4 * others / per_period;
-	return scaled > p->suspect_ms ? scaled : p->suspect_ms;
-}
-
-uint64_t gossip_dead_ms(const struct gossip_params *p, uint32_t others)
-{
-	return gossip_suspect_ms(p, others) + (p->dead_ms - p->suspect_ms);
-}
-
-static uint64_t suspect_after(const struct gossip *g)
-{
-	return gossip_suspect_ms(&g->p, g->others);
-}
-
-static uint64_t dead_after(const struct gossip *g)
-{
-	return gossip_dead_ms(&g->p, g->others);
-}
-
-/* Sends m to n with n's own entry in it (in place of the last window entry if full), so
- * that n sees how stale our view of it is and answers at once (see refute). */
-static void probe(struct gossip *g, const struct gossip_node *n, const struct migr_gossip_msg *m,
-		  uint64_t now)
-{
-	struct migr_gossip_msg p = *m;
-	int has = 0;
-	for (uint16_t i = 1; i < p.count; i++)
-		has |= !strcmp(p.entries[i].name, gossip_name(n));
-	if (!has) {
-		uint16_t at = p.count < 1 + g->p.window ? p.count++ : (uint16_t)(p.count - 1);
-		if (at == 0)
-			return;	/* a window of 0: nothing to probe with */
-		entry_of(n, now, &p.entries[at]);
+	struct gossip_probe *pr = &g->probe;
+	if (g->nodes[0].status == GOSSIP_LEFT)
+		return;
+	if (pr->slot && !pr->acked && !pr->indirect && now >= pr->indirect_at)
+		probe_indirect(g, now);
+	for (int i = 0; i < GOSSIP_RELAYS; i++) {
+		struct gossip_relay *r = &g->relays[i];
+		if (r->seq && now >= r->nack_at) {
+			r->seq = 0;
+			send_ack(g, r->requester.addr, r->requester.port, NONE, r->their_seq,
+				 GOSSIP_NACK, now);
+		}
 	}
-	send_node(g, n, &p);
+}
+
+uint64_t gossip_next_poll(const struct gossip *g)
+{
+	const struct gossip_probe *pr = &g->probe;
+	uint64_t t = UINT64_MAX;
+	if (pr->slot && !pr->acked && !pr->indirect)
+		t = pr->indirect_at;
+	for (int i = 0; i < GOSSIP_RELAYS; i++)
+		if (g->relays[i].seq && g->relays[i].nack_at < t)
+			t = g->relays[i].nack_at;
+	return t;
 }
 
 void gossip_tick(struct gossip *g, uint64_t now)
@@ -408,169 +1023,155 @@ void gossip_tick(struct gossip *g, uint64_t now)
 	struct gossip_node *self = &g->nodes[0];
 	self->heartbeat++;
 	self->updated_at = now;
-	g->replies_left = REPLIES;
+	g->busy_left = PP_BUSY;
+	g->answer_parts = PP_PARTS;
+	gossip_poll(g, now);
 
-	/* Nodes quiet for half the suspect timeout are probed directly, the quietest first, a
-	 * few per period: a live node answers at once, so only one that does not becomes
-	 * suspect, however thinly gossip happened to spread its heartbeat. */
-	enum { PROBES = 2 };
-	uint64_t suspect_ms = suspect_after(g), dead_ms = dead_after(g);
-	uint32_t quiet[PROBES] = { 0 };
-	uint64_t quiet_for[PROBES] = { 0 };
-	uint32_t live = 0, known = 0;
-	for (uint32_t i = 1; i < g->count; i++) {
-		struct gossip_node *n = &g->nodes[i];
-		if (n->status == GOSSIP_LEFT)
+	/* the last probe, and suspicions that ran out of time */
+	probe_end(g, now);
+	for (uint32_t i = 0; i < g->nsusp;) {
+		const struct gossip_suspicion *s = &g->susp[i];
+		uint64_t t = gossip_suspicion_ms(&g->p, g->live + 1, s->n - 1u);
+		if (now < s->since + t) {
+			i++;
 			continue;
-		known++;
-		uint64_t silent = now > n->updated_at ? now - n->updated_at : 0;
-		int state = silent >= dead_ms	 ? MIGR_NODE_DEAD
-			    : silent >= suspect_ms ? MIGR_NODE_SUSPECT
-						   : MIGR_NODE_ALIVE;
-		set_state(g, n, state);
-		live += state != MIGR_NODE_DEAD;
-		if (state != MIGR_NODE_DEAD && silent >= suspect_ms / 2) {
-			for (int k = 0; k < PROBES; k++)
-				if (silent > quiet_for[k]) {
-					for (int j = PROBES - 1; j > k; j--) {
-						quiet[j] = quiet[j - 1];
-						quiet_for[j] = quiet_for[j - 1];
-					}
-					quiet[k] = i;
-					quiet_for[k] = silent;
-					break;
-				}
 		}
+		uint32_t slot = s->slot;
+		set_state(g, &g->nodes[slot], MIGR_NODE_DEAD);	/* drops s: i is the next */
+		g->nodes[slot].updated_at = now;
+		news_add(g, slot, 1, now);
+	}
+	if (!g->probe.slot)
+		probe_start(g, now);
+
+	/* tables on their way, and our own exchange */
+	for (int i = 0; i < GOSSIP_STREAMS; i++)
+		if (g->streams[i].peer != NONE)
+			stream_send(g, &g->streams[i], now);
+	exchange(g, now);
+
+	/* Alone: ask a seed for its table, a different one each period. */
+	if (g->live == 0 && g->nseeds) {
+		struct migr_gossip_msg m;
+		struct build b;
+		const struct migr_endpoint *s = &g->seeds[g->next_seed++ % g->nseeds];
+		msg_start(g, &b, &m, MSG_GOSSIP_PUSH_PULL, now);
+		m.flags = GOSSIP_PP_PULL | GOSSIP_PP_LAST;
+		send_to(g, s->addr, s->port, &m);
+		g->joining = 1;
 	}
 
-	g->others = known;
-	struct migr_gossip_msg m;
-	build_message(g, &m, now);
-	for (int k = 0; k < PROBES; k++)
-		if (quiet[k])
-			probe(g, &g->nodes[quiet[k]], &m, now);
-	/* Alone: knock on every seed, so a node joins through any of them. */
-	if (live == 0)
-		for (uint32_t i = 0; i < g->nseeds; i++)
-			send_to(g, g->seeds[i].addr, g->seeds[i].port, &m);
-	/* fanout different peers (as far as there are that many) */
+	/* news to fanout different members, who answer with theirs */
 	struct gossip_node *sent[16];
 	unsigned nsent = 0;
-	for (unsigned k = 0; k < g->p.fanout && k < live && nsent < 16; k++) {
+	for (unsigned k = 0; k < g->p.fanout && k < g->live; k++) {
 		struct gossip_node *n = NULL;
 		for (int tries = 0; tries < 8 && !n; tries++) {
-			n = random_peer(g, 0);
+			n = random_member(g, LIVE);
 			for (unsigned s = 0; n && s < nsent; s++)
 				if (sent[s] == n)
 					n = NULL;
 		}
 		if (n) {
-			send_node(g, n, &m);
 			sent[nsent++] = n;
+			send_ping(g, (uint32_t)(n - g->nodes), 0, 1, now);
 		}
 	}
-	/* Now and then try a dead node: a healed partition joins up again. */
-	if (rnd(g, 8) == 0) {
-		struct gossip_node *n = random_peer(g, 1);
-		if (n && n->state == MIGR_NODE_DEAD)
-			send_node(g, n, &m);
+	/* Now and then a node we think dead hears so: back from a partition, it refutes. */
+	if (rnd(g, HEAL_ODDS) == 0) {
+		struct gossip_node *n = random_member(g, 1u << MIGR_NODE_DEAD);
+		if (n)
+			send_ping(g, (uint32_t)(n - g->nodes), 0, 0, now);
 	}
 }
 
-/* Merges one entry; returns the node if it was unknown or not alive before. */
-static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entry *e,
-				 uint64_t now)
+/* Someone asks us to probe a member for them (ping-req): we ping it with a seq of ours, and
+ * pass its ack on, or say we got none (Lifeguard's nack) before their probe ends. */
+static void relay(struct gossip *g, const struct migr_gossip_msg *m, uint64_t now)
 {
-	if (g->count >= GOSSIP_NODES_MAX) {
-		/* full: news of known nodes only, so the table and its strings stay bounded */
-		uint32_t id = interned(e->name);
-		if (id == UINT32_MAX || !lookup(g, id))
-			return NULL;
+	struct gossip_relay *r = NULL;
+	for (int i = 0; i < GOSSIP_RELAYS && !r; i++)
+		if (!g->relays[i].seq)
+			r = &g->relays[i];
+	if (!r) {	/* all busy: the oldest gives way */
+		r = &g->relays[0];
+		for (int i = 1; i < GOSSIP_RELAYS; i++)
+			if (g->relays[i].nack_at < r->nack_at)
+				r = &g->relays[i];
 	}
-	uint32_t name_id = intern(e->name);
-	if (name_id == g->nodes[0].name_id)
-		return NULL;	/* nobody knows better than we do about ourselves */
-	uint32_t addr_id = intern(e->addr);
-	struct gossip_node *n = lookup(g, name_id);
-	int fresh_node = !n;
-	if (!n) {
-		n = add_node(g, name_id);
-		n->state = MIGR_NODE_DEAD;	/* until its news is judged below */
-		n->status = GOSSIP_ALIVE;
-	} else if (e->incarnation < n->incarnation ||
-		   (e->incarnation == n->incarnation && e->heartbeat <= n->heartbeat)) {
-		return NULL;	/* not newer than what we have */
-	}
-	uint64_t heard = now > e->age_ms ? now - e->age_ms : 0;
-	if (fresh_node || is_news(n, e, addr_id)) {
-		n->changed_at = now;
-		ring_push(g->news, &g->news_head, (uint32_t)(n - g->nodes));
-	}
-	int was = n->state;
-	n->addr_id = addr_id;
-	n->port = e->port;
-	n->status = e->status;
-	n->incarnation = e->incarnation;
-	n->heartbeat = e->heartbeat;
-	n->vec = e->vec;
-	if (heard > n->updated_at || fresh_node) {
-		n->updated_at = heard;
-		/* fresher than anything we had: worth passing on soon */
-		ring_push(g->fresh, &g->fresh_head, (uint32_t)(n - g->nodes));
-	}
+	r->seq = next_seq(g);
+	r->their_seq = m->seq;
+	copy_str(r->requester.addr, sizeof(r->requester.addr), m->entries[0].addr);
+	r->requester.port = m->entries[0].port;
+	r->nack_at = now + g->p.period_ms * 2 / 5;
 
-	uint64_t silent = now - n->updated_at;
-	int state = n->status == GOSSIP_LEFT	    ? MIGR_NODE_LEFT
-		    : silent >= dead_after(g)	    ? MIGR_NODE_DEAD
-		    : silent >= suspect_after(g) ? MIGR_NODE_SUSPECT
-						    : MIGR_NODE_ALIVE;
-	if (fresh_node)
-		n->state = GOSSIP_STATE_NEW;	/* report a join as a change from nothing */
-	set_state(g, n, state);
-	return (was != MIGR_NODE_ALIVE && state == MIGR_NODE_ALIVE) ? n : NULL;
+	struct migr_gossip_msg p;
+	struct build b;
+	msg_start(g, &b, &p, MSG_GOSSIP_PING, now);
+	p.seq = r->seq;
+	copy_str(p.target, sizeof(p.target), m->target);
+	carry(g, &b, 0, now);
+	send_to(g, m->at.addr, m->at.port, &p);
 }
 
-/* The sender's entry about us is well behind: it is about to suspect us (or probes us).
- * Answer it directly, a few times per period at most. */
-static void refute(struct gossip *g, const struct migr_gossip_msg *m, uint64_t now)
+static void ack_received(struct gossip *g, const struct migr_gossip_msg *m, uint64_t now)
 {
-	const struct gossip_node *self = &g->nodes[0];
-	uint64_t behind = suspect_after(g) / 2 / (g->p.period_ms ? g->p.period_ms : 1);
-	if (m->count < 2 || !g->replies_left || self->status == GOSSIP_LEFT)
+	struct gossip_probe *pr = &g->probe;
+	if (!m->seq)
 		return;
-	for (uint16_t i = 1; i < m->count; i++) {
-		const struct migr_gossip_entry *e = &m->entries[i];
-		if (strcmp(e->name, gossip_name(self)) || e->incarnation != self->incarnation ||
-		    e->heartbeat + behind > self->heartbeat)
-			continue;
-		const struct gossip_node *sender = gossip_find(g, m->entries[0].name);
-		if (!sender || sender == self)
-			return;
-		struct migr_gossip_msg reply;
-		build_message(g, &reply, now);
-		send_node(g, sender, &reply);
-		g->replies_left--;
+	if (pr->slot && m->seq == pr->seq) {
+		if (!(m->flags & GOSSIP_NACK))
+			pr->acked = 1;
+		else if (pr->nacks < 255)
+			pr->nacks++;
 		return;
+	}
+	for (int i = 0; i < GOSSIP_RELAYS; i++) {
+		struct gossip_relay *r = &g->relays[i];
+		if (r->seq && r->seq == m->seq && !(m->flags & GOSSIP_NACK)) {
+			r->seq = 0;
+			send_ack(g, r->requester.addr, r->requester.port, NONE, r->their_seq, 0,
+				 now);
+		}
 	}
 }
 
 void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t now)
 {
-	/* a slot, not a pointer: merging the rest may grow (move) the table */
-	uint32_t sender_new = 0;
-	for (uint16_t i = 0; i < m->count; i++) {
-		struct gossip_node *n = merge(g, &m->entries[i], now);
-		if (i == 0 && n)
-			sender_new = (uint32_t)(n - g->nodes);
-	}
-	/* A sender we did not count as alive (it joined or came back) gets our view at once,
-	 * so a joining node learns the cluster in one round trip. */
-	if (sender_new) {
-		struct migr_gossip_msg reply;
-		build_message(g, &reply, now);
-		send_node(g, &g->nodes[sender_new], &reply);
-	} else {
-		refute(g, m, now);
+	if (m->count == 0)
+		return;
+	/* a table's bulk is not news; a rumour, or what a sender says of itself, is */
+	int rumour = m->type != MSG_GOSSIP_PUSH_PULL;
+	uint32_t learned = 0;
+	for (uint16_t i = 0; i < m->count; i++)
+		learned += merge(g, &m->entries[i], rumour || i == 0, now) != NULL;
+	/* only now: merging may have grown (moved) the table */
+	const struct gossip_node *self = &g->nodes[0];
+	const struct migr_gossip_entry *from = &m->entries[0];
+	if (self->status == GOSSIP_LEFT || !strcmp(from->name, gossip_name(self)))
+		return;
+	uint32_t sender = slot_of(g, from->name);
+	switch (m->type) {
+	case MSG_GOSSIP_PING:
+		/* meant for us, not for whoever had this address before */
+		if (!strcmp(m->target, gossip_name(self)))
+			send_ack(g, from->addr, from->port, sender, m->seq, 0, now);
+		break;
+	case MSG_GOSSIP_ACK:
+		ack_received(g, m, now);
+		break;
+	case MSG_GOSSIP_PING_REQ:
+		relay(g, m, now);
+		break;
+	case MSG_GOSSIP_PUSH_PULL:
+		if (m->flags & GOSSIP_PP_PULL)
+			answer_pull(g, from, now);
+		if (sender != NONE && g->nodes[sender].name_id == g->pp_peer) {
+			g->pp_learned += learned;
+			if (m->flags & GOSSIP_PP_LAST)
+				exchange_done(g, now);
+		}
+		break;
 	}
 }
 
@@ -581,10 +1182,10 @@ void gossip_leave(struct gossip *g, uint64_t now)
 	self->state = MIGR_NODE_LEFT;
 	self->heartbeat++;
 	self->updated_at = self->changed_at = now;
-	ring_push(g->news, &g->news_head, 0);
 	struct migr_gossip_msg m;
-	build_message(g, &m, now);
+	struct build b;
+	msg_start(g, &b, &m, MSG_GOSSIP_PUSH_PULL, now);
 	for (uint32_t i = 1; i < g->count; i++)
-		if (g->nodes[i].state != MIGR_NODE_DEAD && g->nodes[i].status != GOSSIP_LEFT)
+		if (is_live(g->nodes[i].state))
 			send_node(g, &g->nodes[i], &m);
 }

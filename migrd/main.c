@@ -53,7 +53,7 @@ static void gossip_send(void *ctx, const char *addr, uint16_t port,
 {
 	struct mw w;
 	mw_init(&w);
-	mw_frame_begin(&w, MSG_GOSSIP);
+	mw_frame_begin(&w, migr_gossip_type(m->type) ? m->type : MSG_GOSSIP);
 	migr_gossip_encode(&w, m);
 	mw_frame_end(&w);
 	peers_send(addr, port, &w);
@@ -72,19 +72,50 @@ static void gossip_state_changed(void *ctx, const struct gossip_node *n, int old
 		jobs_node_down(gossip_name(n));
 }
 
+/* gossip_poll() when it has something due between periods (a probe's ping-reqs, a helper's
+ * nack): one timer, moved to the earliest. */
+static struct loop_timer *poll_timer;
+static uint64_t poll_due = UINT64_MAX;
+
+static void gossip_arm_poll(void);
+
+static void gossip_poll_timer(void *arg)
+{
+	poll_timer = NULL;
+	poll_due = UINT64_MAX;
+	if (migrd.leaving)
+		return;
+	gossip_poll(&migrd.gossip, loop_now());
+	gossip_arm_poll();
+}
+
+static void gossip_arm_poll(void)
+{
+	uint64_t due = gossip_next_poll(&migrd.gossip), now = loop_now();
+	if (due == poll_due)
+		return;
+	loop_timer_cancel(poll_timer);
+	poll_timer = NULL;
+	poll_due = due;
+	if (due != UINT64_MAX)
+		poll_timer = loop_timer_add(due > now ? due - now : 0, 0, gossip_poll_timer, NULL);
+}
+
 int migrd_peer_message(const char *peer, uint8_t type, const uint8_t *p, size_t n)
 {
 	static struct migr_gossip_msg m;	/* large; one message at a time */
-	if (type != MSG_GOSSIP)
+	if (!migr_gossip_type(type))
 		return migrd.leaving ? 0 : jobs_peer_message(peer, type, p, n);
-	int r = migr_gossip_decode(p, n, &m);
+	int r = migr_gossip_decode_type(type, p, n, &m);
 	if (r < 0)
 		return r;
 	/* The first entry speaks for the sender: only the node itself may send it. */
 	if (strcmp(m.entries[0].name, peer) != 0)
 		return MIGR_EAUTH;
-	if (!migrd.leaving)
+	if (!migrd.leaving) {
 		gossip_receive(&migrd.gossip, &m, loop_now());
+		gossip_arm_poll();
+	}
 	return 0;
 }
 
@@ -102,6 +133,7 @@ static void gossip_period(void *arg)
 	uint64_t now = loop_now();
 	gossip_set_vector(&migrd.gossip, &v, now);
 	gossip_tick(&migrd.gossip, now);
+	gossip_arm_poll();
 }
 
 /* ---- start and stop ---- */

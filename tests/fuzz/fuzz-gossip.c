@@ -1,5 +1,7 @@
-/* fuzz-gossip.c: libFuzzer harness for gossip merging (migrd/gossip.c): one node's table
- * gets decoded peer messages, ticks and a moving clock, and must stay consistent. */
+/* fuzz-gossip.c: libFuzzer harness for the gossip module (migrd/gossip.c): one node's table
+ * gets decoded peer messages of every gossip kind, ticks, polls and a moving clock, and must
+ * stay consistent; everything it sends must decode. A GOP_RECEIVE record is a kind selector
+ * byte (an index into gossip_kinds[]) and the payload. */
 #include <config.h>
 
 #include <stdlib.h>
@@ -20,6 +22,10 @@ static struct gossip g;
 static struct migr_gossip_msg msg, sent;	/* 64 entries each: not on the stack */
 static uint64_t now;
 
+static const uint8_t gossip_kinds[] = {
+	MSG_GOSSIP, MSG_GOSSIP_PING, MSG_GOSSIP_ACK, MSG_GOSSIP_PING_REQ, MSG_GOSSIP_PUSH_PULL,
+};
+
 static void pool_reset(void)
 {
 	for (uint32_t i = 0; i < pool.count; i++)
@@ -34,15 +40,22 @@ static void on_send(void *ctx, const char *addr, uint16_t port, const struct mig
 {
 	struct mw w;
 	FUZZ_CHECK(addr && strlen(addr) <= MIGR_ADDR_MAX);
-	FUZZ_CHECK(m->count >= 1 && m->count <= 1 + g.p.window);
+	FUZZ_CHECK(migr_gossip_type(m->type) && m->type != MSG_GOSSIP);
+	FUZZ_CHECK(m->count >= 1 && m->count <= GOSSIP_MAX_ENTRIES);
+	/* news is bounded apart from the window: a suspect told first, membership news, and
+	 * the window; only tables come in full parts */
+	if (m->type != MSG_GOSSIP_PUSH_PULL)
+		FUZZ_CHECK(m->count <= 2 + NEWS_PER_MSG + g.p.window);
 	FUZZ_CHECK(!strcmp(m->entries[0].name, GOSSIP_SELF_NAME));
 	for (uint16_t i = 0; i < m->count; i++)
 		for (uint16_t j = 0; j < i; j++)
 			FUZZ_CHECK(strcmp(m->entries[i].name, m->entries[j].name) != 0);
 	mw_init(&w);
 	migr_gossip_encode(&w, m);
+	FUZZ_CHECK(w.len == migr_gossip_size(m));
 	uint8_t *c = fuzz_copy(w.buf, w.len);
-	FUZZ_CHECK(migr_gossip_decode(c, w.len, &sent) == 0 && sent.count == m->count);
+	FUZZ_CHECK(migr_gossip_decode_type(m->type, c, w.len, &sent) == 0 &&
+		   sent.count == m->count);
 	free(c);
 	mw_free(&w);
 }
@@ -54,9 +67,11 @@ static void on_state(void *ctx, const struct gossip_node *n, int old)
 	FUZZ_CHECK(old <= MIGR_NODE_LEFT || old == GOSSIP_STATE_NEW);
 }
 
-/* The table after every step: one slot per name, found through the index. */
+/* The table after every step: one slot per name, found through the index; a suspicion
+ * for every suspect and none for the others; the counts and bounds the module keeps. */
 static void check_table(void)
 {
+	uint32_t live = 0;
 	FUZZ_CHECK(g.count >= 1 && g.count * 2 <= g.index_cap);
 	FUZZ_CHECK(gossip_find(&g, GOSSIP_SELF_NAME) == &g.nodes[0]);
 	for (uint32_t i = 0; i < g.count; i++) {
@@ -66,7 +81,23 @@ static void check_table(void)
 		FUZZ_CHECK(strlen(gossip_addr(n)) <= MIGR_ADDR_MAX);
 		FUZZ_CHECK(n->state <= MIGR_NODE_LEFT && n->status <= GOSSIP_LEFT);
 		FUZZ_CHECK(n->updated_at <= now && n->changed_at <= now);
+		FUZZ_CHECK((n->state == MIGR_NODE_SUSPECT) == (n->suspicion != 0));
+		if (n->suspicion)
+			FUZZ_CHECK(n->suspicion <= g.nsusp && g.susp[n->suspicion - 1].slot == i);
+		live += i > 0 && is_live(n->state);
 	}
+	for (uint32_t i = 0; i < g.nsusp; i++) {
+		FUZZ_CHECK(g.susp[i].slot < g.count && g.susp[i].n >= 1);
+		FUZZ_CHECK(g.susp[i].n <= GOSSIP_CONFIRM + 1 && g.susp[i].since <= now);
+	}
+	FUZZ_CHECK(live == g.live);
+	FUZZ_CHECK(g.health < HEALTH_MAX && g.nnews <= GOSSIP_NEWS);
+	for (uint32_t i = 0; i < g.nnews; i++)
+		FUZZ_CHECK(g.news[i].slot > 0 && g.news[i].slot < g.count);
+	FUZZ_CHECK(g.probe.slot < g.count);
+	for (int i = 0; i < GOSSIP_STREAMS; i++)
+		FUZZ_CHECK(g.streams[i].peer == NONE || (g.streams[i].total <= g.count &&
+							 g.streams[i].sent < g.streams[i].total));
 }
 
 static void set_vector(const uint8_t *p, size_t n)
@@ -116,7 +147,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch ((op & 7) % GOP_COUNT) {
 		case GOP_RECEIVE:
 			/* as migrd: a node that left neither listens nor ticks */
-			if (!left && migr_gossip_decode(rec, n, &msg) == 0)
+			if (!left && n >= 1 &&
+			    migr_gossip_decode_type(gossip_kinds[rec[0] % sizeof(gossip_kinds)],
+						    rec + 1, n - 1, &msg) == 0)
 				gossip_receive(&g, &msg, now);
 			break;
 		case GOP_TICK:
@@ -136,9 +169,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			add_seed(rec, n);
 			break;
 		case GOP_WAIT: {
+			/* and what fell due meanwhile: ping-reqs, nacks (migrd's timer) */
 			struct mr r;
 			mr_init(&r, rec, n);
 			now += mr_u32(&r);
+			if (!left && gossip_next_poll(&g) <= now)
+				gossip_poll(&g, now);
 			break;
 		}
 		}

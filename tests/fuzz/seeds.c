@@ -323,8 +323,22 @@ static struct sim {
 	struct sim_msg q[256];
 	size_t nq;
 	uint64_t now;
+	uint32_t waited;	/* of the period, since its tick */
 	struct mw in;		/* the input being written */
 } sim;
+
+/* fuzz-gossip's GOP_RECEIVE records start with an index into its gossip_kinds[] */
+static uint8_t kind_index(uint8_t type)
+{
+	static const uint8_t kinds[] = {
+		MSG_GOSSIP, MSG_GOSSIP_PING, MSG_GOSSIP_ACK, MSG_GOSSIP_PING_REQ,
+		MSG_GOSSIP_PUSH_PULL,
+	};
+	for (uint8_t i = 0; i < sizeof(kinds); i++)
+		if (kinds[i] == type)
+			return i;
+	return 0;
+}
 
 static void sim_send(void *ctx, const char *addr, uint16_t port, const struct migr_gossip_msg *m)
 {
@@ -371,6 +385,7 @@ static void sim_deliver(void)
 			if (q[i].to == 0) {
 				struct mw w;
 				mw_init(&w);
+				mw_u8(&w, kind_index(q[i].m.type));
 				migr_gossip_encode(&w, &q[i].m);
 				sim_op(GOP_RECEIVE, 0, w.buf, w.len);
 				mw_free(&w);
@@ -380,14 +395,27 @@ static void sim_deliver(void)
 	}
 }
 
+/* A period: every node ticks, messages arrive; half a period later what fell due (the
+ * probes' ping-reqs: the harness polls after a wait) and what that brings. */
 static void sim_round(const struct gossip_params *p)
 {
-	sim.now += p->period_ms;
-	sim_op(GOP_TICK, p->period_ms, NULL, 0);
+	uint32_t advance = p->period_ms - sim.waited, half = p->period_ms / 2;
+	uint8_t wait[4];
+	sim.now += advance;
+	sim_op(GOP_TICK, advance, NULL, 0);
 	for (int i = 0; i <= SIM_PEERS; i++)
 		if (sim.nodes[i].up)
 			gossip_tick(&sim.nodes[i].g, sim.now);
 	sim_deliver();
+	sim.now += half;
+	for (int k = 0; k < 4; k++)
+		wait[k] = (uint8_t)(half >> (8 * k));
+	sim_op(GOP_WAIT, 0, wait, sizeof(wait));
+	for (int i = 0; i <= SIM_PEERS; i++)
+		if (sim.nodes[i].up && gossip_next_poll(&sim.nodes[i].g) <= sim.now)
+			gossip_poll(&sim.nodes[i].g, sim.now);
+	sim_deliver();
+	sim.waited = half;
 }
 
 /* scenario: 0 join, 1 a peer goes quiet and comes back restarted, 2 a peer and self leave */
@@ -465,14 +493,20 @@ static void gossip_seeds(void)
 	gossip_scenario("leave", def, 2);
 	gossip_scenario("tight-restart", tight, 1);
 
-	/* a stranger's message carrying an old view of self: self answers it directly */
+	/* a stranger's ping telling self it is suspect: self refutes, and answers */
 	static struct migr_gossip_msg m;
 	struct mw w, in;
 	gossip_sample(&m, 3);
+	m.type = MSG_GOSSIP_PING;
+	m.seq = 7;
+	snprintf(m.target, sizeof(m.target), GOSSIP_SELF_NAME);
 	snprintf(m.entries[1].name, sizeof(m.entries[1].name), GOSSIP_SELF_NAME);
 	m.entries[1].incarnation = GOSSIP_SELF_INCARNATION;
-	m.entries[1].heartbeat = 0;
+	m.entries[1].status = GOSSIP_SUSPECT;
+	snprintf(m.entries[1].from, sizeof(m.entries[1].from), "sender");
+	m.entries[2].status = GOSSIP_DEAD;
 	mw_init(&w);
+	mw_u8(&w, kind_index(m.type));
 	migr_gossip_encode(&w, &m);
 	mw_init(&in);
 	mw_bytes(&in, def, GOSSIP_PARAM_BYTES);

@@ -19,7 +19,8 @@ static const uint8_t all_types[] = {
 	MSG_MIG_ACCEPT, MSG_MIG_REFUSE, MSG_MIG_RESTORED, MSG_MIG_DONE, MSG_MIG_ABORT,
 	MSG_BULK_ATTACH, MSG_MIG_QUERY, MSG_CTL_NODES,
 	MSG_CTL_STATUS, MSG_CTL_LEAVE, MSG_CTL_RUN, MSG_CTL_SIGNAL, MSG_CTL_KILL, MSG_CTL_PS,
-	MSG_CTL_MIGRATE, MSG_CTL_BALANCE, MSG_CTL_OK, MSG_CTL_ERROR, MSG_CTL_NODES_REPLY,
+	MSG_CTL_MIGRATE, MSG_CTL_BALANCE, MSG_GOSSIP_PING, MSG_GOSSIP_ACK, MSG_GOSSIP_PING_REQ,
+	MSG_GOSSIP_PUSH_PULL, MSG_CTL_OK, MSG_CTL_ERROR, MSG_CTL_NODES_REPLY,
 	MSG_CTL_STATUS_REPLY, MSG_CTL_RUN_REPLY, MSG_CTL_EXIT, MSG_CTL_PS_REPLY,
 	MSG_CTL_MIGRATE_REPLY,
 };
@@ -74,6 +75,7 @@ static void test_type_names(void)
 	}
 	UNIT_CTX_CLEAR();
 	CHECK_STR(migr_msg_type_name(MSG_GOSSIP), "gossip");
+	CHECK_STR(migr_msg_type_name(MSG_GOSSIP_PING_REQ), "gossip-ping-req");
 	CHECK_STR(migr_msg_type_name(MSG_CTL_NODES), "nodes");
 }
 
@@ -603,6 +605,240 @@ static void test_gossip_at_bounds(void)
 		CHECK_UINT(out.entries[0].status, ==, GOSSIP_LEFT);
 		CHECK_UINT(out.entries[0].heartbeat, ==, UINT64_MAX);
 		CHECK_UINT(out.entries[0].vec.mem_free_kb, ==, UINT64_MAX);
+	}
+	mw_free(&w);
+}
+
+/* ---- gossip: the SWIM kinds (ping, ack, ping-req, push-pull) ---- */
+
+static const uint8_t gossip_kinds[] = {
+	MSG_GOSSIP_PING, MSG_GOSSIP_ACK, MSG_GOSSIP_PING_REQ, MSG_GOSSIP_PUSH_PULL,
+};
+
+/* A message of the given kind: every field at work, every status past the sender's own,
+ * suspects naming their accuser. */
+static void kind_sample(struct migr_gossip_msg *m, uint8_t type, uint16_t count)
+{
+	gossip_sample(m, count);
+	m->type = type;
+	for (uint16_t i = 0; i < count; i++) {
+		struct migr_gossip_entry *e = &m->entries[i];
+		e->age_ms = 0;	/* not on the wire in these kinds */
+		e->status = i == 0 ? GOSSIP_ALIVE : (uint8_t)(i % 4);
+		if (e->status == GOSSIP_SUSPECT)
+			snprintf(e->from, sizeof(e->from), i == 2 ? "accuser-%u" : "a", i);
+	}
+	switch (type) {
+	case MSG_GOSSIP_PING:
+		m->seq = 0xdeadbeef;
+		fill(m->target, 't', MIGR_NAME_MAX);
+		break;
+	case MSG_GOSSIP_ACK:
+		m->seq = 1;
+		m->flags = GOSSIP_NACK;
+		break;
+	case MSG_GOSSIP_PING_REQ:
+		m->seq = UINT32_MAX;
+		snprintf(m->target, sizeof(m->target), "node7");
+		fill(m->at.addr, '9', MIGR_ADDR_MAX);
+		m->at.port = 65535;
+		break;
+	case MSG_GOSSIP_PUSH_PULL:
+		m->flags = GOSSIP_PP_PULL | GOSSIP_PP_LAST;
+		break;
+	}
+}
+
+static int kind_equal(const struct migr_gossip_msg *a, const struct migr_gossip_msg *b)
+{
+	if (a->type != b->type || a->flags != b->flags || a->seq != b->seq ||
+	    strcmp(a->target, b->target) || strcmp(a->at.addr, b->at.addr) ||
+	    a->at.port != b->at.port || !gossip_equal(a, b))
+		return 0;
+	for (uint16_t i = 0; i < a->count; i++)
+		if (strcmp(a->entries[i].from, b->entries[i].from))
+			return 0;
+	return 1;
+}
+
+static int kind_decode_exact(uint8_t type, const uint8_t *p, size_t n, struct migr_gossip_msg *m)
+{
+	uint8_t *c = exact(p, n);
+	int r = migr_gossip_decode_type(type, c, n, m);
+	free(c);
+	return r;
+}
+
+static void test_gossip_kinds_roundtrip(void)
+{
+	static const uint16_t counts[] = { 1, 2, 5, GOSSIP_MAX_ENTRIES };
+	static struct migr_gossip_msg in, out;
+	for (size_t t = 0; t < UNIT_COUNT(gossip_kinds); t++)
+		for (size_t k = 0; k < UNIT_COUNT(counts); k++) {
+			struct mw w;
+			UNIT_CTX("%s, %u entries", migr_msg_type_name(gossip_kinds[t]), counts[k]);
+			CHECK(migr_gossip_type(gossip_kinds[t]));
+			kind_sample(&in, gossip_kinds[t], counts[k]);
+			mw_init(&w);
+			migr_gossip_encode(&w, &in);
+			CHECK_UINT(migr_gossip_size(&in), ==, w.len);
+			memset(&out, 0xee, sizeof(out));
+			CHECK_INT(kind_decode_exact(gossip_kinds[t], w.buf, w.len, &out), ==, 0);
+			CHECK(kind_equal(&in, &out));
+			mw_free(&w);
+		}
+	UNIT_CTX_CLEAR();
+	/* MSG_GOSSIP too: the size of its coding, and its type set by the decoder */
+	gossip_sample(&in, 9);
+	struct mw w;
+	mw_init(&w);
+	migr_gossip_encode(&w, &in);
+	CHECK_UINT(migr_gossip_size(&in), ==, w.len);
+	CHECK_INT(migr_gossip_decode_type(MSG_GOSSIP, w.buf, w.len, &out), ==, 0);
+	CHECK_UINT(out.type, ==, MSG_GOSSIP);
+	CHECK(gossip_equal(&in, &out));
+	mw_free(&w);
+	/* no other type is a gossip kind */
+	for (unsigned t = 0; t < 256; t++) {
+		int kind = t == MSG_GOSSIP;
+		for (size_t i = 0; i < UNIT_COUNT(gossip_kinds); i++)
+			kind |= t == gossip_kinds[i];
+		UNIT_CTX("type %u", t);
+		CHECK_INT(migr_gossip_type((uint8_t)t), ==, kind);
+		if (!kind)
+			CHECK_INT(migr_gossip_decode_type((uint8_t)t, "", 0, &out), ==,
+				  MIGR_EPROTO);
+	}
+	UNIT_CTX_CLEAR();
+}
+
+static void test_gossip_kinds_truncated(void)
+{
+	static struct migr_gossip_msg in, out;
+	for (size_t t = 0; t < UNIT_COUNT(gossip_kinds); t++) {
+		struct mw w;
+		kind_sample(&in, gossip_kinds[t], 4);
+		mw_init(&w);
+		migr_gossip_encode(&w, &in);
+		for (size_t n = 0; n < w.len; n++) {
+			UNIT_CTX("%s: %zu of %zu bytes", migr_msg_type_name(gossip_kinds[t]), n,
+				 w.len);
+			CHECK_INT(kind_decode_exact(gossip_kinds[t], w.buf, n, &out), ==,
+				  MIGR_EPROTO);
+		}
+		mw_u8(&w, 0);
+		UNIT_CTX("%s: one byte too many", migr_msg_type_name(gossip_kinds[t]));
+		CHECK_INT(kind_decode_exact(gossip_kinds[t], w.buf, w.len, &out), ==, MIGR_EPROTO);
+		mw_free(&w);
+	}
+	UNIT_CTX_CLEAR();
+}
+
+/* Encodes a sample of the kind after edit() spoiled it; the decoder must refuse it. */
+static void kind_expect_reject(const char *what, uint8_t type,
+			       void (*edit)(struct migr_gossip_msg *))
+{
+	static struct migr_gossip_msg in, out;
+	struct mw w;
+	kind_sample(&in, type, 4);
+	edit(&in);
+	mw_init(&w);
+	migr_gossip_encode(&w, &in);
+	UNIT_CTX("%s: %s", migr_msg_type_name(type), what);
+	CHECK_INT(kind_decode_exact(type, w.buf, w.len, &out), ==, MIGR_EPROTO);
+	UNIT_CTX_CLEAR();
+	mw_free(&w);
+}
+
+static void k_sender_suspect(struct migr_gossip_msg *m)
+{
+	m->entries[0].status = GOSSIP_SUSPECT;
+	snprintf(m->entries[0].from, sizeof(m->entries[0].from), "x");
+}
+static void k_sender_dead(struct migr_gossip_msg *m) { m->entries[0].status = GOSSIP_DEAD; }
+static void k_status_4(struct migr_gossip_msg *m) { m->entries[1].status = GOSSIP_DEAD + 1; }
+static void k_bad_accuser(struct migr_gossip_msg *m) { snprintf(m->entries[2].from, 32, "a b"); }
+static void k_no_accuser(struct migr_gossip_msg *m) { m->entries[2].from[0] = '\0'; }
+static void k_bad_name(struct migr_gossip_msg *m) { snprintf(m->entries[3].name, 32, "x/y"); }
+static void k_no_target(struct migr_gossip_msg *m) { m->target[0] = '\0'; }
+static void k_bad_target(struct migr_gossip_msg *m) { snprintf(m->target, 32, "a\tb"); }
+static void k_flags(struct migr_gossip_msg *m) { m->flags = 0x80; }
+static void k_flag_2(struct migr_gossip_msg *m) { m->flags = 2; }
+static void k_pp_flag_4(struct migr_gossip_msg *m) { m->flags = 4; }
+
+static void test_gossip_kinds_rejects(void)
+{
+	for (size_t t = 0; t < UNIT_COUNT(gossip_kinds); t++) {
+		uint8_t type = gossip_kinds[t];
+		kind_expect_reject("the sender says it is suspect", type, k_sender_suspect);
+		kind_expect_reject("the sender says it is dead", type, k_sender_dead);
+		kind_expect_reject("status 4", type, k_status_4);
+		kind_expect_reject("an accuser with a space", type, k_bad_accuser);
+		kind_expect_reject("a suspect with no accuser", type, k_no_accuser);
+		kind_expect_reject("a name with a slash", type, k_bad_name);
+	}
+	kind_expect_reject("no target", MSG_GOSSIP_PING, k_no_target);
+	kind_expect_reject("a target with a tab", MSG_GOSSIP_PING, k_bad_target);
+	kind_expect_reject("no target", MSG_GOSSIP_PING_REQ, k_no_target);
+	kind_expect_reject("a target with a tab", MSG_GOSSIP_PING_REQ, k_bad_target);
+	kind_expect_reject("flags 0x80", MSG_GOSSIP_ACK, k_flags);
+	kind_expect_reject("flags 2", MSG_GOSSIP_ACK, k_flag_2);
+	kind_expect_reject("flags 0x80", MSG_GOSSIP_PUSH_PULL, k_flags);
+	kind_expect_reject("flags 4", MSG_GOSSIP_PUSH_PULL, k_pp_flag_4);
+
+	/* counts: 0 (no sender) and over the bound, refused on the count alone */
+	static struct migr_gossip_msg in, out;
+	static const uint16_t counts[] = { 0, GOSSIP_MAX_ENTRIES + 1, UINT16_MAX };
+	struct mw w;
+	for (size_t k = 0; k < UNIT_COUNT(counts); k++) {
+		UNIT_CTX("push-pull, count %u", counts[k]);
+		kind_sample(&in, MSG_GOSSIP_PUSH_PULL, GOSSIP_MAX_ENTRIES);
+		mw_init(&w);
+		migr_gossip_encode(&w, &in);
+		w.buf[1] = (uint8_t)counts[k];	/* after the flags byte */
+		w.buf[2] = (uint8_t)(counts[k] >> 8);
+		CHECK_INT(kind_decode_exact(MSG_GOSSIP_PUSH_PULL, w.buf, w.len, &out), ==,
+			  MIGR_EPROTO);
+		mw_free(&w);
+	}
+	UNIT_CTX_CLEAR();
+
+	/* a ping-req's address one over MIGR_ADDR_MAX, written by hand */
+	char s[64];
+	mw_init(&w);
+	mw_u32(&w, 1);
+	mw_str(&w, "node1");
+	fill(s, '1', MIGR_ADDR_MAX + 1);
+	mw_str(&w, s);
+	mw_u16(&w, 7470);
+	mw_u16(&w, 1);
+	mw_str(&w, "sender");
+	mw_str(&w, "10.0.0.1");
+	mw_u16(&w, 7470);
+	mw_u8(&w, GOSSIP_ALIVE);
+	mw_u64(&w, 1);
+	mw_u64(&w, 1);
+	mw_zero(&w, 20);
+	CHECK_INT(kind_decode_exact(MSG_GOSSIP_PING_REQ, w.buf, w.len, &out), ==, MIGR_EPROTO);
+	/* the same with an address that fits decodes: the layout is as written here */
+	w.len = 0;
+	mw_u32(&w, 1);
+	mw_str(&w, "node1");
+	fill(s, '1', MIGR_ADDR_MAX);
+	mw_str(&w, s);
+	mw_u16(&w, 7470);
+	mw_u16(&w, 1);
+	mw_str(&w, "sender");
+	mw_str(&w, "10.0.0.1");
+	mw_u16(&w, 7470);
+	mw_u8(&w, GOSSIP_LEFT);
+	mw_u64(&w, 1);
+	mw_u64(&w, 1);
+	mw_zero(&w, 20);
+	if (CHECK_INT(kind_decode_exact(MSG_GOSSIP_PING_REQ, w.buf, w.len, &out), ==, 0)) {
+		CHECK_STR(out.at.addr, s);
+		CHECK_STR(out.target, "node1");
+		CHECK_UINT(out.entries[0].status, ==, GOSSIP_LEFT);
 	}
 	mw_free(&w);
 }
@@ -1430,6 +1666,9 @@ int main(int argc, char **argv)
 		UNIT(test_gossip_truncated),
 		UNIT(test_gossip_rejects),
 		UNIT(test_gossip_at_bounds),
+		UNIT(test_gossip_kinds_roundtrip),
+		UNIT(test_gossip_kinds_truncated),
+		UNIT(test_gossip_kinds_rejects),
 		UNIT(test_nodes_roundtrip),
 		UNIT(test_nodes_fixed_point),
 		UNIT(test_fixed_point_bounds),
