@@ -864,9 +864,10 @@ static int dst_start(struct migration *m, char *why, size_t whylen)
 	}
 	if (m->mode == MODE_COPY)
 		argv[n++] = "--copy";
-	if (!strcmp(migrd.conf.test_pause_at, "before-restore")) {
+	if (!strcmp(migrd.conf.test_pause_at, "before-restore") ||
+	    !strcmp(migrd.conf.test_pause_at, "in-restore")) {
 		snprintf(pause, sizeof(pause), "%u", migrd.conf.test_pause_ms);
-		argv[n++] = "--pause-restore";
+		argv[n++] = migrd.conf.test_pause_at[0] == 'b' ? "--pause-restore" : "--stop-restore";
 		argv[n++] = pause;
 	}
 	if (log_verbose())

@@ -2,7 +2,8 @@
  *
  *   migr-move send --gpid G --dir D --pid INIT [--copy] [--criu PATH] [--node NAME] [-v]
  *   migr-move recv --gpid G --dir D --inherit SPEC --inherit SPEC --inherit SPEC
- *                  [--copy] [--criu PATH] [--node NAME] [--pause-restore MS] [-v]
+ *                  [--copy] [--criu PATH] [--node NAME] [--pause-restore MS]
+ *                  [--stop-restore MS] [-v]
  * (started by migrd; not meant to be run by hand) */
 #include <config.h>
 
@@ -152,6 +153,7 @@ int main(int argc, char **argv)
 		{ "criu", required_argument, NULL, 'C' },
 		{ "inherit", required_argument, NULL, 'i' },
 		{ "pause-restore", required_argument, NULL, 'P' },
+		{ "stop-restore", required_argument, NULL, 'S' },
 		{ "node", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
@@ -186,6 +188,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			o.pause_restore_ms = (unsigned)atoi(optarg);
+			break;
+		case 'S':
+			o.stop_restore_ms = (unsigned)atoi(optarg);
 			break;
 		case 'N':
 			o.node = optarg;

@@ -47,6 +47,7 @@ struct mover_opts {
 	pid_t pid;			/* send: the job's init */
 	const char *inherit[3];		/* recv: --inherit-fd specs for the job's stdio */
 	unsigned pause_restore_ms;	/* recv: test-pause before-restore */
+	unsigned stop_restore_ms;	/* recv: test-pause in-restore */
 	int verbose;
 };
 

@@ -396,6 +396,23 @@ static struct pageset *pageset_for(struct receiver *r, int vpid)
 /* Starts criu restore: it connects to CRIU's lazy-pages socket (which must listen first),
  * hands over each task's userfaultfd there, and ends once the job runs. Its faults may come
  * before it ends: the main loop serves them meanwhile. */
+/* Until the child has exec'd prog (a second at most): a test stops criu, not our fork. */
+static void wait_exec(pid_t pid, const char *prog)
+{
+	char path[64], cmd[4096];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen(path, "re");
+		size_t n = f ? fread(cmd, 1, sizeof(cmd) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		cmd[n] = '\0';
+		if (!strcmp(cmd, prog))
+			return;
+		usleep(5000);
+	}
+}
+
 static int start_restore(struct receiver *r)
 {
 	r->lazy_sk = r->restore_fd = -1;
@@ -418,6 +435,15 @@ static int start_restore(struct receiver *r)
 	if (r->restore_fd < 0) {
 		snprintf(r->why, sizeof(r->why), "pidfd_open: %s", strerror(errno));
 		return -1;
+	}
+	if (r->o->stop_restore_ms) {
+		/* test-pause in-restore: a restore that stays alive for a test to kill */
+		log_info("test: criu restore (pid %d) stopped for %u ms", (int)r->restore,
+			 r->o->stop_restore_ms);
+		wait_exec(r->restore, r->o->criu);
+		pidfd_send_signal(r->restore_fd, SIGSTOP, NULL, 0);
+		usleep(r->o->stop_restore_ms * 1000);
+		pidfd_send_signal(r->restore_fd, SIGCONT, NULL, 0);
 	}
 	r->restore_deadline = mover_now_ms() + RESTORE_TIMEOUT_MS;
 	ep_add(r, r->lazy_listen, EP_LISTEN, 0);

@@ -11,7 +11,9 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	require_root
-	cluster_up 3
+	# each criu restore stays stopped a moment as it starts, for "criu restore killed" to
+	# find it alive: a restore takes only tens of milliseconds
+	MIGR_CLUSTER_CONF="test-pause in-restore 1500" cluster_up 3
 	export MEMJOB=$MIGR_BUILDDIR/tests/tools/memjob
 }
 
