@@ -12,13 +12,43 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mmigrate [--mode lazy|copy] [--json] GPID NODE\n"
+		   "       mmigrate --check GPID [NODE]\n"
 		   "  --mode lazy  (default) the job resumes on NODE at once; its memory follows on\n"
 		   "               demand and in the background (post-copy)\n"
 		   "  --mode copy  all memory moves first, then the job resumes: a longer freeze,\n"
 		   "               but no dependency on the source afterwards\n"
 		   "  --json       print {\"gpid\", \"node\", \"mode\", \"freeze_ms\", \"total_ms\"}\n"
+		   "  --check      move nothing: print `movable' and exit 0 if a move would be tried,\n"
+		   "               else one line per reason (what the job holds that cannot move)\n"
+		   "               and exit 1; the job is not stopped or touched\n"
 		   "NODE may be `home': the node the job was started from. Any failure before the job\n"
 		   "runs on NODE leaves it running where it was.\n");
+}
+
+/* mmigrate --check GPID [NODE] */
+static int check_only(int argc, char **argv)
+{
+	if (argc < 1 || argc > 2) {
+		log_warnx("--check: want a job id, and a node if you like");
+		usage(stderr);
+		return 2;
+	}
+	const char *gpid = argv[0];
+	struct migr_client *cl = cli_connect();
+	char why[1024];
+	int r = migr_check(cl, gpid, argc == 2 ? argv[1] : NULL, why, sizeof(why));
+	if (r == -EINVAL)
+		fatalx("%s: not a job id (want NODE.N)", gpid);
+	if (r < 0)
+		cli_fail(cl, gpid, r);
+	migr_close(cl);
+	if (r == 0) {
+		printf("movable\n");
+		return 0;
+	}
+	for (char *line = strtok(why, "\n"); line; line = strtok(NULL, "\n"))
+		printf("%s: %s\n", gpid, line);
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -26,10 +56,11 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "check", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int mode = MIGR_MODE_LAZY, json = 0, c;
+	int mode = MIGR_MODE_LAZY, json = 0, check = 0, c;
 
 	log_init("mmigrate", 0, 0);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -47,6 +78,9 @@ int main(int argc, char **argv)
 		case 'J':
 			json = 1;
 			break;
+		case 'c':
+			check = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -55,6 +89,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (check)
+		return check_only(argc - optind, argv + optind);
 	if (argc - optind != 2) {
 		log_warnx("want a job id and a node");
 		usage(stderr);

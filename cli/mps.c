@@ -13,10 +13,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mps [-n NODE] [-u USER] [-m] [--json]\n"
+	fprintf(f, "usage: mps [-n NODE] [-u USER] [-m] [--why] [--json]\n"
 		   "  -n NODE   only jobs running on NODE\n"
 		   "  -u USER   only jobs of USER (a name or a uid)\n"
 		   "  -m        a MOVES column: how many times each job has moved\n"
+		   "  --why     GPID, NODE and WHY: what keeps each job from moving (\"-\": nothing),\n"
+		   "            as its node last looked; the balancer leaves such jobs alone\n"
 		   "  --json    a JSON array, one object per job\n"
 		   "Asks every live node at once; a node that does not answer in time is named on\n"
 		   "stderr and mps exits 2, still printing the rest.\n");
@@ -49,11 +51,12 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "moves", no_argument, NULL, 'm' },
+		{ "why", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *node = NULL, *user = NULL;
-	int json = 0, moves = 0, c;
+	int json = 0, moves = 0, why = 0, c;
 	long uid = -1;
 
 	log_init("mps", 0, 0);
@@ -70,6 +73,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			moves = 1;
+			break;
+		case 'w':
+			why = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -103,6 +109,8 @@ int main(int argc, char **argv)
 	char name[64];
 	if (json)
 		printf("[");
+	else if (why)
+		printf("%-16s %-10s %s\n", "GPID", "NODE", "WHY");
 	else
 		printf("%-16s %-10s %-10s %7s %-10s %4s %5s %9s %9s %s%s\n", "GPID", "HOME", "NODE",
 		       "PID", "USER", "STAT", "%CPU", "RSS", "TIME", moves ? "MOVES " : "", "CMD");
@@ -126,7 +134,11 @@ int main(int argc, char **argv)
 			       j->uid, j->state, j->cpu, j->rss_kb, j->cpu_ms, j->moves,
 			       j->flags & MIGR_RUN_NO_MIGRATE ? "true" : "false");
 			json_str(stdout, j->cmd);
+			printf(", \"why\": ");
+			json_str(stdout, j->why);
 			printf("}");
+		} else if (why) {
+			printf("%-16s %-10s %s\n", j->gpid, j->node, j->why[0] ? j->why : "-");
 		} else {
 			uint64_t s = j->cpu_ms / 1000;
 			char time[32];

@@ -19,6 +19,7 @@
 struct migr_client {
 	int fd;
 	char error[MIGR_ERRMSG_MAX + 1];
+	int error_code;		/* the daemon's code with it (-errno) */
 };
 
 const char *migr_socket_path(const char *path)
@@ -118,6 +119,7 @@ static int read_reply(struct migr_client *c, uint8_t want, uint8_t **payload, si
 	if (h.type == MSG_CTL_ERROR) {
 		int code;
 		r = migr_error_decode(p, h.len, &code, c->error);
+		c->error_code = code;
 		free(p);
 		return r < 0 ? r : MIGR_EREFUSED;
 	}
@@ -345,6 +347,34 @@ int migr_migrate(struct migr_client *c, const char *gpid, const char *node, int 
 	r = mr_end(&rd);
 	free(p);
 	return r;
+}
+
+int migr_check(struct migr_client *c, const char *gpid, const char *node, char *why,
+	       size_t whylen)
+{
+	struct mw req;
+	uint8_t *p;
+	size_t n;
+	if (whylen)
+		why[0] = '\0';
+	if (!migr_gpid_valid(gpid))
+		return -EINVAL;
+	struct timeval tv = { .tv_sec = 30 };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	mw_init(&req);
+	mw_str(&req, gpid);
+	mw_str(&req, node ? node : "");
+	mw_u8(&req, MIGR_CTL_MODE_CHECK);
+	int r = call(c, MSG_CTL_MIGRATE, &req, MSG_CTL_MIGRATE_REPLY, &p, &n);
+	mw_free(&req);
+	if (r == MIGR_EREFUSED && c->error_code == MIGR_CANTMOVE) {
+		snprintf(why, whylen, "%s", c->error);
+		return 1;
+	}
+	if (r < 0)
+		return r;
+	free(p);
+	return 0;
 }
 
 #define PS_JOBS_MAX 1000000	/* a bound on what one answer may make us allocate */

@@ -86,6 +86,7 @@ int migr_status(struct migr_client *client, struct migr_status *status);
 
 #define MIGR_GPID_MAX 63	/* "<home>.<n>" */
 #define MIGR_CMD_MAX 255	/* command line as mps shows it */
+#define MIGR_WHY_MAX 159	/* what a job holds that cannot move, one line */
 
 enum {
 	MIGR_RUN_NO_MIGRATE = 1,	/* the load balancer leaves it where it is */
@@ -133,6 +134,7 @@ struct migr_job {
 	uint32_t moves;
 	uint32_t flags;		/* MIGR_RUN_* */
 	char cmd[MIGR_CMD_MAX + 1];
+	char why[MIGR_WHY_MAX + 1];	/* what it holds that cannot move; "" if nothing */
 };
 
 struct migr_ps {
@@ -159,6 +161,12 @@ struct migr_move {
 /* Moves a job to node ("home": back to its home). Waits until the move is over. */
 int migr_migrate(struct migr_client *client, const char *gpid, const char *node, int mode,
 		 struct migr_move *move);
+
+/* Whether a move of the job (to node, or anywhere if node is NULL or "") would be tried,
+ * without touching the job: 0 if so, 1 if not, with why holding one reason per line
+ * (what the job holds that cannot move), or a negative error (why then empty). */
+int migr_check(struct migr_client *client, const char *gpid, const char *node, char *why,
+	       size_t whylen);
 
 /* Writes a fresh random cluster key to path (mode 0600); fails if path exists. */
 int migr_key_generate(const char *path);

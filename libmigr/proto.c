@@ -698,6 +698,7 @@ void migr_job_encode(struct mw *w, const struct migr_job *j)
 	mw_u32(w, j->moves);
 	mw_u32(w, j->flags);
 	mw_str(w, j->cmd);
+	mw_str(w, j->why);
 }
 
 void migr_job_decode(struct mr *r, struct migr_job *j)
@@ -714,6 +715,7 @@ void migr_job_decode(struct mr *r, struct migr_job *j)
 	j->moves = mr_u32(r);
 	j->flags = mr_u32(r);
 	mr_str(r, j->cmd, MIGR_CMD_MAX);
+	mr_str(r, j->why, MIGR_WHY_MAX);
 }
 
 void migr_jobs_encode(struct mw *w, const struct migr_job *jobs, size_t n)

@@ -8,12 +8,14 @@
 #ifndef MIGR_PROTO_H
 #define MIGR_PROTO_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "migr.h"
 
-#define MIGR_PROTO_VERSION 2	/* 2: moves carry their pages on channels of their own */
+#define MIGR_PROTO_VERSION 3	/* 2: moves carry their pages on channels of their own;
+				 * 3: a job's row says what keeps it from moving */
 #define MIGR_FRAME_HDR 8
 #define MIGR_FRAME_MAX (256 * 1024)	/* payload bound, for every message type */
 
@@ -197,6 +199,10 @@ void migr_status_encode(struct mw *w, const struct migr_status *s);
 int migr_status_decode(const void *p, size_t n, struct migr_status *s);
 void migr_error_encode(struct mw *w, int code, const char *msg);
 #define MIGR_ERRMSG_MAX 511
+/* MSG_CTL_MIGRATE's mode byte: migr_mode, or this for `mmigrate --check`. */
+#define MIGR_CTL_MODE_CHECK 2
+/* The code of an error that lists what keeps a job from moving, one reason per line. */
+#define MIGR_CANTMOVE (-EXDEV)
 int migr_error_decode(const void *p, size_t n, int *code, char msg[MIGR_ERRMSG_MAX + 1]);
 
 /* ---- jobs ---- */
@@ -246,8 +252,8 @@ void migr_job_decode(struct mr *r, struct migr_job *j);
  * MIGR_JOB_WIRE_MAX bytes, so that many fit in one frame with room to spare. Longer lists
  * (mps of a big cluster) travel as pages of at most that many, each with a "more" flag. */
 #define MIGR_JOB_WIRE_MAX (3 * 2 + MIGR_GPID_MAX + 2 * MIGR_NAME_MAX + 4 + 4 + 1 + 3 * 8 + \
-			   4 + 4 + 2 + MIGR_CMD_MAX)
-#define MIGR_JOBS_MAX 500
+			   4 + 4 + 2 + MIGR_CMD_MAX + 2 + MIGR_WHY_MAX)
+#define MIGR_JOBS_MAX 400
 _Static_assert(4 + 64 + MIGR_JOBS_MAX * MIGR_JOB_WIRE_MAX <= MIGR_FRAME_MAX,
 	       "a page of jobs fits in a frame");
 void migr_jobs_encode(struct mw *w, const struct migr_job *jobs, size_t n);

@@ -45,6 +45,8 @@ struct job {
 	double cpu_pct;
 	uint64_t rss_kb;		/* last sample */
 	unsigned sampled;		/* the sampling round it was last sampled in */
+	char cantmove[MIGR_WHY_MAX + 1];	/* what it holds that cannot move ("" if none),
+						 * as last sampled (movable.h) */
 	int *held;		/* vpids its user had stopped when a move began */
 	size_t nheld;
 
@@ -84,6 +86,8 @@ void command_line(const struct migr_strv *argv, char *out, size_t outlen);
 uint64_t job_rss_kb(const struct job *j);
 /* Reads a job's CPU time and memory now (jobs_sample does a few jobs each period). */
 void job_sample(struct job *j, uint64_t now);
+/* What it holds that cannot move, into j->cantmove (movable.h). */
+void job_check_movable(struct job *j);
 
 /* runner side */
 void runner_watch(struct job *j, int s, int on);

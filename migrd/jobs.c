@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "migrd.h"
 #include "netlink.h"
+#include "movable.h"
 #include "peers.h"
 #include "proctree.h"
 #include "jobio.h"
@@ -886,6 +887,20 @@ uint64_t job_rss_kb(const struct job *j)
 	return u.rss_kb;
 }
 
+/* What the job holds that cannot move, kept for mps and the balancer; the balancer's
+ * skipping it is logged once, when it starts. */
+void job_check_movable(struct job *j)
+{
+	struct holds h;
+	char why[MIGR_WHY_MAX + 1] = "";
+	if (movable_inspect(j->init_pid, &h) == 0)
+		movable_reasons(&h, why, sizeof(why));
+	why[strcspn(why, "\n")] = '\0';	/* the first reason is enough here */
+	if (why[0] && strcmp(why, j->cantmove))
+		log_info("%s: the balancer leaves it here: it %s", j->gpid, why);
+	snprintf(j->cantmove, sizeof(j->cantmove), "%s", why);
+}
+
 /* One job's CPU and memory, kept for mps and the balancer. The first sample after a start
  * or a move only sets the base for %CPU. */
 void job_sample(struct job *j, uint64_t now)
@@ -898,6 +913,7 @@ void job_sample(struct job *j, uint64_t now)
 	j->cpu_at = now;
 	j->rss_kb = u.rss_kb;
 	j->sampled = sample_round;
+	job_check_movable(j);
 }
 
 /* Once a period: the jobs least lately sampled, at most SAMPLE_BUDGET of them, so the
@@ -933,7 +949,7 @@ size_t jobs_balance_candidates(struct bal_job **out, uint64_t now)
 		b[n].rss_kb = j->rss_kb;
 		b[n].resident_ms = now - j->here_since;
 		b[n].movable = !(j->flags & MIGR_RUN_NO_MIGRATE) && !j->mig && !j->frozen &&
-			       j->start_fd < 0;
+			       j->start_fd < 0 && !j->cantmove[0];
 		n++;
 	}
 	*out = b;
@@ -970,6 +986,7 @@ static size_t local_jobs(struct migr_job **out)
 		m->moves = j->moves;
 		m->flags = j->flags;
 		snprintf(m->cmd, sizeof(m->cmd), "%s", j->cmd);
+		snprintf(m->why, sizeof(m->why), "%s", j->cantmove);
 	}
 	*out = list;
 	return n;

@@ -38,12 +38,14 @@
 #include "loop.h"
 #include "migrate_fsm.h"
 #include "migrd.h"
+#include "movable.h"
 #include "peers.h"
 #include "proctree.h"
 #include "xmalloc.h"
 
 enum { MODE_LAZY = 0, MODE_COPY = 1 };
 #define MODE_AUTO 0x80	/* on the wire with the mode: the load balancer asks, not a user */
+#define MODE_CHECK 0x40	/* on the wire with the mode: only say whether a move would be tried */
 #define MIN_FREE_KB (64 * 1024)
 #define AUTO_REQID 0	/* the load balancer's requests; a user's count up from 1 */
 #define HOME_RESULT_GRACE_MS 2000	/* how long the home's answer waits for the source's */
@@ -730,6 +732,32 @@ static void open_channels(struct migration *m)
 }
 
 /* MIG_REQ at the node where the job runs. */
+/* Where the job runs: what it holds that a move cannot carry, without touching it. */
+static void src_check(const char *origin, uint32_t reqid, const char *gpid)
+{
+	struct job *j = job_find(gpid);
+	struct holds h;
+	char why[MIGR_ERRMSG_MAX + 1];
+	if (!j || !j->here || j->exited || j->start_fd >= 0 || movable_inspect(j->init_pid, &h) < 0) {
+		send_result(origin, reqid, -ESRCH, "the job is not running on its node any more", 0, 0,
+			    "");
+		return;
+	}
+	if (j->mig) {
+		snprintf(why, sizeof(why), "%s: already being moved", gpid);
+		send_result(origin, reqid, -EBUSY, why, 0, 0, "");
+		return;
+	}
+	if (movable_reasons(&h, why, sizeof(why))) {
+		size_t len = strlen(why);
+		if (len && why[len - 1] == '\n')
+			why[len - 1] = '\0';
+		send_result(origin, reqid, MIGR_CANTMOVE, why, 0, 0, migrd.conf.node);
+		return;
+	}
+	send_result(origin, reqid, 0, NULL, 0, 0, migrd.conf.node);
+}
+
 static void src_request(const char *origin, uint32_t reqid, const char *gpid, const char *dest,
 			int mode, int automatic)
 {
@@ -1024,7 +1052,7 @@ static void request_timeout(void *arg)
 
 /* At the job's home: ownership, destination, then on to where the job runs. */
 static void home_request(const char *origin, uint32_t reqid, const char *gpid, const char *dest,
-			 int mode, int automatic, uint32_t uid)
+			 int mode, int automatic, int check, uint32_t uid)
 {
 	struct job *j = job_find(gpid);
 	char msg[256], target[MIGR_NAME_MAX + 1];
@@ -1037,6 +1065,15 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	} else if (uid != 0 && uid != j->uid) {
 		snprintf(msg, sizeof(msg), "%s: not your job (it belongs to uid %u)", gpid, j->uid);
 		code = -EPERM;
+	} else if (check && !target[0]) {
+		/* a check without a destination: only what the job holds */
+		if (!j->started) {
+			snprintf(msg, sizeof(msg), "%s: not started yet", gpid);
+			code = -EAGAIN;
+		} else if (j->migrating) {
+			snprintf(msg, sizeof(msg), "%s: already being moved", gpid);
+			code = -EBUSY;
+		}
 	} else if (!n) {
 		snprintf(msg, sizeof(msg), "%s: no such node", target);
 		code = -ENOENT;
@@ -1060,7 +1097,12 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 		send_result(origin, reqid, code, msg, 0, 0, "");
 		return;
 	}
-	home_move_start(j, target, origin, reqid);
+	if (check && is_self(j->node)) {
+		src_check(origin, reqid, gpid);
+		return;
+	}
+	if (!check)
+		home_move_start(j, target, origin, reqid);
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_MIG_REQ);
@@ -1068,12 +1110,13 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	mw_str(&w, origin);
 	mw_str(&w, gpid);
 	mw_str(&w, target);
-	mw_u8(&w, (uint8_t)(mode | (automatic ? MODE_AUTO : 0)));
+	mw_u8(&w, (uint8_t)(mode | (automatic ? MODE_AUTO : 0) | (check ? MODE_CHECK : 0)));
 	mw_u32(&w, 0);
 	mw_frame_end(&w);
 	/* marked "from home" by sending it from here; the runner trusts only that */
 	if (node_send(j->node, &w) < 0) {
-		home_move_aborted(j);
+		if (!check)
+			home_move_aborted(j);
 		snprintf(msg, sizeof(msg), "%s: the node it runs on (%s) is not reachable", gpid,
 			 j->node);
 		send_result(origin, reqid, -EHOSTDOWN, msg, 0, 0, "");
@@ -1131,7 +1174,7 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 	mw_str(&w, migrd.conf.node);
 	mw_str(&w, gpid);
 	mw_str(&w, dest);
-	mw_u8(&w, (uint8_t)mode);
+	mw_u8(&w, mode == MIGR_CTL_MODE_CHECK ? MODE_CHECK : (uint8_t)mode);
 	mw_u32(&w, uid);
 	mw_frame_end(&w);
 	if (node_send(home, &w) < 0) {
@@ -1223,15 +1266,17 @@ static int request_in(const char *from, struct mr *r)
 	mr_str(r, dest, MIGR_NAME_MAX);
 	uint8_t mode = mr_u8(r);
 	uint32_t uid = mr_u32(r);
-	int automatic = !!(mode & MODE_AUTO);
-	mode &= (uint8_t)~MODE_AUTO;
+	int automatic = !!(mode & MODE_AUTO), check = !!(mode & MODE_CHECK);
+	mode &= (uint8_t)~(MODE_AUTO | MODE_CHECK);
 	if (mr_end(r) < 0 || mode > MODE_COPY || migr_gpid_home(gpid, home) < 0 ||
-	    !migr_name_valid(origin))
+	    !migr_name_valid(origin) || (!check && !dest[0]))
 		return MIGR_EPROTO;
 	struct job *j = job_find(gpid);
 	/* the home checks first; it then sends the request on, from itself */
-	if (is_self(home) && !(j && j->migrating && !strcmp(from, home)))
-		home_request(origin, reqid, gpid, dest, mode, automatic, uid);
+	if (is_self(home) && !(j && j->migrating && !strcmp(from, home) && !check))
+		home_request(origin, reqid, gpid, dest, mode, automatic, check, uid);
+	else if (!strcmp(from, home) && check)
+		src_check(origin, reqid, gpid);
 	else if (!strcmp(from, home))
 		src_request(origin, reqid, gpid, dest, mode, automatic);
 	else

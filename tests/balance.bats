@@ -18,11 +18,18 @@ teardown() {
 }
 
 # burners N [MRUN-OPTION...]: N CPU-bound jobs started on node1, detached
+# burners N [MRUN-OPTION...] [-- COMMAND...]: the command defaults to a shell spinning
 burners() {
-	local n=$1
+	local n=$1 opts=() cmd=(sh -c 'while :; do :; done')
 	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ] && [[ $1 == -* ]]; do
+		opts+=("$1")
+		shift
+	done
+	[ "${1:-}" != -- ] || shift
+	[ $# -eq 0 ] || cmd=("$@")
 	for _ in $(seq "$n"); do
-		on node1 mrun -d "$@" sh -c 'while :; do :; done' >/dev/null
+		on node1 mrun -d "${opts[@]}" "${cmd[@]}" >/dev/null
 	done
 }
 
@@ -56,6 +63,18 @@ total_moves() {
 	sleep $((RESIDENCY_MS / 1000 + 4))
 	[ "$(jobs_on node1)" -eq 4 ]
 	[ "$(total_moves)" -eq 0 ]
+}
+
+@test "jobs that hold what cannot move are left where they are, and the log says why" {
+	# an established TCP connection to node2's daemon port: CRIU would refuse the dump
+	burners 4 bash -c 'exec 3<>/dev/tcp/10.77.0.2/7470; while :; do :; done'
+	sleep $((RESIDENCY_MS / 1000 + 4))
+	[ "$(jobs_on node1)" -eq 4 ]
+	[ "$(total_moves)" -eq 0 ]
+	grep -q "node1\.[0-9]*: the balancer leaves it here: it holds an established TCP connection (to 10.77.0.2:7470)" \
+		"$(node_dir node1)/migrd.log"
+	# no move was even tried
+	! grep -q "balance: moving" "$(node_dir node1)/migrd.log"
 }
 
 @test "with balancing off nothing moves; turned on again, jobs spread" {

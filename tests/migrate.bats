@@ -188,6 +188,53 @@ while True:
 	on node1 mkill "$gpid"
 }
 
+@test "mmigrate --check: movable, or each thing the job holds that cannot move; the job untouched" {
+	plain=$(on node1 mrun -d -n node2 sleep 60)
+	run on node3 mmigrate --check "$plain"
+	[ "$status" -eq 0 ]
+	[ "$output" = movable ]
+	run on node1 mmigrate --check "$plain" node3
+	[ "$status" -eq 0 ]
+	[ "$output" = movable ]
+	run on node1 mmigrate --check "$plain" node2
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmigrate: $plain: already runs on node2" ]
+	# a TCP connection, a /proc file and a file lock, in a job of three processes
+	lock=$BATS_TEST_TMPDIR/lock
+	held=$(on node1 mrun -d -n node2 bash -c "exec 3<>/dev/tcp/10.77.0.1/7470 4</proc/self/status 5>$lock;
+		flock 5; sleep 60 & sleep 60")
+	sleep 1
+	run on node1 mmigrate --check "$held" node3
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[[ ${lines[0]} == "$held: holds an established TCP connection (to 10.77.0.1:7470"*"): its address is this node's" ]]
+	[[ ${lines[1]} == "$held: holds a file lock (FLOCK): "* ]]
+	[[ ${lines[2]} == "$held: holds a file under /proc (/proc/"*"/status"*"): it names processes of this node" ]]
+	# nothing was stopped, nothing moved
+	on node1 mps --json | jq -e --arg g "$held" '.[] | select(.gpid == $g) | .node == "node2" and .state != "T" and .moves == 0'
+	# mps --why says the same, once the node has looked
+	why_listed() {
+		on node3 mps --why | grep -q "^$held  *node2  *holds an established TCP connection"
+	}
+	wait_until 10 why_listed
+	on node3 mps --why | grep -q "^$plain  *node2  *-\$"
+	on node1 mps --json | jq -e --arg g "$plain" '.[] | select(.gpid == $g) | .why == ""'
+	# the owner only; bad input
+	run as_nobody mmigrate --check "$held"
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmigrate: $held: not your job (it belongs to uid 0)" ]
+	run on node1 mmigrate --check node1.99999
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmigrate: node1.99999: no such job" ]
+	run on node1 mmigrate --check
+	[ "$status" -eq 2 ]
+	run on node1 mmigrate --check "$held" node2 node3
+	[ "$status" -eq 2 ]
+	on node1 mkill -s KILL "$held"
+	on node1 mkill "$plain"
+}
+
 @test "the destination dying mid-move leaves exactly one copy, running on the source" {
 	out=$BATS_TEST_TMPDIR/out
 	bg_on node1 mrun "$MEMJOB" 256 >"$out"
