@@ -242,9 +242,9 @@ setup_completion() {
 	run complete_line mmigrate --m
 	[ "$output" = "--mode" ]
 	run complete_line mps --
-	[ "$output" = "--json" ]
+	[ "$output" = "$(printf '%s\n' --json --why)" ]
 	run complete_line mps -
-	[ "$output" = "$(printf '%s\n' --json -m -n -u)" ]
+	[ "$output" = "$(printf '%s\n' --json --why -m -n -u)" ]
 	run complete_line mrun --
 	[ "$output" = "$(printf '%s\n' --help --no-migrate --tag)" ]
 	run complete_line mkill -
@@ -292,7 +292,7 @@ setup_completion() {
 	run complete_line mmigrate --mode copy node1.7 ''
 	[ "$output" = "$(printf '%s\n' home node1 node2)" ]
 	run complete_line mmigrate node1.7 node2 ''	# nothing more to name: its options
-	[ "$output" = "$(printf '%s\n' --json --mode)" ]
+	[ "$output" = "$(printf '%s\n' --check --json --mode)" ]
 	run complete_line mkill node1.7 node2.
 	[ "$output" = "node2.1" ]
 	run complete_line mkill -s KILL node1
