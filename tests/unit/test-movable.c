@@ -161,6 +161,9 @@ static void test_inspect_finds_outside_sockets_only(void)
 
 int main(int argc, char **argv)
 {
+	/* the "jobs" here inherit our descriptors: none of whoever ran us (a lock held by a
+	 * wrapper, say) may count as theirs */
+	close_range(3, ~0U, 0);
 	static const struct unit_test tests[] = {
 		UNIT(test_reasons_one_line_per_kind),
 		UNIT(test_reasons_cut_short_safely),
