@@ -25,10 +25,10 @@
  *          tick until every running node that knows it sees it dead;
  *   rejoin that node starts again (a higher incarnation, an empty table, its seeds); rounds
  *          until every other node sees it alive again, and until it sees every node alive;
- * and the traffic: the bytes of each message as encoded (gossip.c counts them with
- * migr_gossip_size(), checked here against the encoder), per node per period, mean and max,
+ * and the traffic: the bytes of each message as encoded, per node per period, mean and max,
  * and on the wire (frame header and the sealed record's length and tag added; TCP/IP
- * headers not). False suspicions and deaths are those of running nodes, slow ones included.
+ * headers not). False suspicions and deaths are those of running nodes, slow ones included
+ * (and counted apart: a node slower than a period is suspected by design).
  *
  * --json prints one JSON object per N (see bench/README.md). Parameters default to migrd's
  * own (libmigr/conf.c defaults, read through migr_config_load()). */
@@ -115,6 +115,8 @@ static void usage(FILE *f)
 		"      --slow F          a share F of the nodes (one in 1/F) handle every message\n"
 		"                        late (default 0)\n"
 		"      --slow-ms MS      how late (default 1.5 periods)\n"
+		"      --no-lifeguard    probes never wait longer for a node in poor health\n"
+		"                        (Lifeguard's local health off, to compare)\n"
 		"  -s, --seed S          random seed; same seed, same figures (default 1)\n"
 		"      --json            print one JSON object per node count instead of the table\n"
 		"      --csv FILE        also write one CSV row per node count to FILE ('-': stdout)\n"
@@ -297,9 +299,7 @@ struct simnode {
 	uint16_t lane;
 	uint64_t rng;		/* loss draws of messages this node sends */
 	uint32_t alive_seen;	/* other nodes this node judges alive */
-	uint64_t bytes_before;	/* g.sent_bytes at the start of the round */
-	uint64_t bytes_seen;	/* g.sent_bytes at the last send: the module sizes each message */
-	uint64_t msgs_before;
+	uint64_t bytes, msgs;	/* sent this round, as encoded (no frame, no seal) */
 	struct migr_vector vec;
 };
 
@@ -331,6 +331,7 @@ struct lane {
 	/* counted this round, summed into the sim's after it */
 	uint64_t msgs, msg_bytes, max_msg;
 	uint64_t sent, lost, dropped_dead, delivered, false_down, false_dead, bad;
+	uint64_t slow_down, slow_dead;	/* of them, of slow nodes */
 	char pad[64];		/* lanes are written by different threads */
 };
 
@@ -350,6 +351,7 @@ struct sim {
 	uint64_t sent, lost, dropped_dead, delivered, bad;
 	uint64_t false_down;	/* running nodes judged suspect or dead by someone */
 	uint64_t false_dead;	/* running nodes judged dead by someone */
+	uint64_t slow_down, slow_dead;	/* of them, slow ones: not what Lifeguard spares */
 };
 
 static struct sim S;
@@ -378,11 +380,11 @@ static void sim_send(void *ctx, const char *addr, uint16_t port, const struct mi
 
 	mw_init(&w);
 	migr_gossip_encode(&w, m);
-	/* gossip.c counts what migr_gossip_size() makes of m just before calling us */
-	uint64_t size = from->g.sent_bytes - from->bytes_seen;
-	from->bytes_seen = from->g.sent_bytes;
-	if (size != w.len)
-		l->bad++;
+	uint64_t size = w.len;
+	if (m->count > GOSSIP_MAX_ENTRIES || !migr_gossip_type(m->type) || m->type == MSG_GOSSIP)
+		l->bad++;	/* a message nobody should send */
+	from->bytes += size;
+	from->msgs++;
 	l->msgs++;
 	l->msg_bytes += size;
 	if (size > l->max_msg)
@@ -424,6 +426,8 @@ static void sim_state_changed(void *ctx, const struct gossip_node *n, int old)
 		if (k < S.n && S.nodes[k].up) {
 			S.lanes[s->lane].false_down += down;
 			S.lanes[s->lane].false_dead += dead;
+			S.lanes[s->lane].slow_down += down && S.nodes[k].slow;
+			S.lanes[s->lane].slow_dead += dead && S.nodes[k].slow;
 		}
 	}
 }
@@ -489,7 +493,7 @@ static void node_start(uint32_t k, uint64_t incarnation, uint64_t now, uint64_t 
 		gossip_add_seed(&s->g, addr, SIM_PORT);
 	}
 	s->alive_seen = 0;
-	s->bytes_before = s->bytes_seen = s->msgs_before = 0;
+	s->bytes = s->msgs = 0;
 	s->up = 1;
 }
 
@@ -693,10 +697,8 @@ static void sim_round(void)
 {
 	uint64_t now = S.round * opt.p.period_ms;
 
-	for (uint32_t k = 0; k < S.n; k++) {
-		S.nodes[k].bytes_before = S.nodes[k].bytes_seen = S.nodes[k].g.sent_bytes;
-		S.nodes[k].msgs_before = S.nodes[k].g.sent_msgs;
-	}
+	for (uint32_t k = 0; k < S.n; k++)
+		S.nodes[k].bytes = S.nodes[k].msgs = 0;
 	S.slot = S.round * SLOTS;
 	parallel(tick_lanes, &now);
 	for (unsigned i = 0; i < SLOTS; i++, S.slot++)
@@ -716,16 +718,17 @@ static void sim_round(void)
 		S.bad += l->bad;
 		S.false_down += l->false_down;
 		S.false_dead += l->false_dead;
+		S.slow_down += l->slow_down;
+		S.slow_dead += l->slow_dead;
 		l->msgs = l->msg_bytes = l->max_msg = 0;
 		l->sent = l->lost = l->dropped_dead = l->delivered = l->bad = 0;
-		l->false_down = l->false_dead = 0;
+		l->false_down = l->false_dead = l->slow_down = l->slow_dead = 0;
 	}
 	for (uint32_t k = 0; k < S.n; k++) {
 		struct simnode *s = &S.nodes[k];
 		if (!s->up)
 			continue;
-		uint64_t b = s->g.sent_bytes - s->bytes_before;
-		uint64_t msgs = s->g.sent_msgs - s->msgs_before;
+		uint64_t b = s->bytes, msgs = s->msgs;
 		t->node_rounds++;
 		t->bytes += b;
 		if (b > t->max_node_round)
@@ -892,6 +895,7 @@ struct result {
 	uint64_t steady_false_down, steady_false_dead;
 	uint64_t later_false_down, later_false_dead;	/* over load, death and rejoin */
 	uint32_t slow_nodes;
+	uint64_t slow_down, slow_dead;	/* of the false ones, of slow nodes (whole run) */
 	uint64_t bad;			/* messages the wire coding or the sizes got wrong */
 	double wall;
 	uint64_t mem_entries;		/* table entries in all, at the end */
@@ -954,6 +958,8 @@ static void run_one(uint32_t n, struct result *res)
 	res->alive_all_nodes = aa;
 	res->join_false_down = S.false_down;
 	res->join_false_dead = S.false_dead;
+	res->slow_down = S.slow_down;
+	res->slow_dead = S.slow_dead;
 	res->bad += S.bad;
 	progress("N=%u join: know-all %ld, alive-all %ld rounds (%.0f s)", n, res->join_known,
 		 res->join_alive, seconds() - t0);
@@ -1042,6 +1048,8 @@ static void run_one(uint32_t n, struct result *res)
 	res->rejoin_seen = per(S.nodes[x_dead].alive_seen, up_count() - 1);
 	res->later_false_down = S.false_down - res->steady_false_down;
 	res->later_false_dead = S.false_dead - res->steady_false_dead;
+	res->slow_down += S.slow_down;
+	res->slow_dead += S.slow_dead;
 	res->rejoin_missing = up_count() - 1 - back;
 	res->bad += S.bad;
 	progress("N=%u rejoin: %ld rounds until all see it, %ld until it sees all (%.0f s)", n,
@@ -1239,9 +1247,10 @@ static void print_json(const struct result *r)
 {
 	const struct traffic *s = &r->steady_tr;
 	printf("{\"n\": %u, \"loss\": %g, \"slow_nodes\": %u, \"slow_ms\": %u, "
-	       "\"latency_ms\": %u, \"seed\": %" PRIu64 ", \"period_ms\": %u, \"fanout\": %u, \"window\": %u, "
+	       "\"lifeguard\": %s, \"latency_ms\": %u, \"seed\": %" PRIu64 ", \"period_ms\": %u, \"fanout\": %u, \"window\": %u, "
 	       "\"suspect_ms\": %u, \"dead_ms\": %u",
-	       r->n, opt.loss, r->slow_nodes, opt.slow > 0 ? opt.slow_ms : 0, opt.latency_ms,
+	       r->n, opt.loss, r->slow_nodes, opt.slow > 0 ? opt.slow_ms : 0,
+	       opt.p.no_health ? "false" : "true", opt.latency_ms,
 	       opt.seed, opt.p.period_ms, opt.p.fanout, opt.p.window, opt.p.suspect_ms,
 	       opt.p.dead_ms);
 	json_rounds("join_all_rounds", r->join_alive);
@@ -1257,8 +1266,10 @@ static void print_json(const struct result *r)
 	printf(", \"suspicion_periods_unconfirmed\": %.2f, \"suspicion_periods_confirmed\": %.2f",
 	       suspicion_periods(r->n, 0), suspicion_periods(r->n, GOSSIP_CONFIRM));
 	printf(", \"false_deaths\": %" PRIu64 ", \"false_suspicions\": %" PRIu64
-	       ", \"join_false_deaths\": %" PRIu64 ", \"join_false_suspicions\": %" PRIu64,
-	       false_dead(r), false_down(r), r->join_false_dead, r->join_false_down);
+	       ", \"join_false_deaths\": %" PRIu64 ", \"join_false_suspicions\": %" PRIu64
+	       ", \"healthy_false_deaths\": %" PRIu64 ", \"healthy_false_suspicions\": %" PRIu64,
+	       false_dead(r), false_down(r), r->join_false_dead, r->join_false_down,
+	       false_dead(r) - r->slow_dead, false_down(r) - r->slow_down);
 	printf(", \"bytes_node_period_max\": %" PRIu64 ", \"steady_bytes_node_period_mean\": %.1f"
 	       ", \"steady_bytes_node_period_max\": %" PRIu64 ", \"join_bytes_node_period_max\": %"
 	       PRIu64 ", \"later_bytes_node_period_max\": %" PRIu64
@@ -1296,7 +1307,7 @@ static void print_csv(FILE *f, const struct result *res, unsigned nr)
 		   "join_know_all_rounds,join_alive_all_rounds,join_alive_per_log2n,"
 		   "join_end_known_share,join_end_alive_share,join_end_nodes_seeing_all_alive,"
 		   "join_false_suspicions,join_false_deaths,"
-		   "false_suspicions,false_deaths,"
+		   "false_suspicions_node_period,false_deaths_node_period,"
 		   "load_rounds,load_per_log2n,load_missing,"
 		   "suspicion_periods_unconfirmed,suspicion_periods_confirmed,death_skipped,"
 		   "death_suspect_rounds,death_rounds,death_unaware,"
@@ -1318,9 +1329,10 @@ static void print_csv(FILE *f, const struct result *res, unsigned nr)
 		csv_rounds(f, r->join_known);
 		csv_rounds(f, r->join_alive);
 		csv_ratio(f, r->join_alive, r->n);
-		fprintf(f, "%.4f,%.4f,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",",
-			r->known_frac, r->alive_frac, r->alive_all_nodes, r->join_false_down,
-			r->join_false_dead, r->steady_false_down, r->steady_false_dead);
+		double span = (double)opt.steady_rounds * r->n;
+		fprintf(f, "%.4f,%.4f,%u,%" PRIu64 ",%" PRIu64 ",%.4f,%.4f,", r->known_frac,
+			r->alive_frac, r->alive_all_nodes, r->join_false_down, r->join_false_dead,
+			r->steady_false_down / span, r->steady_false_dead / span);
 		csv_rounds(f, r->load);
 		csv_ratio(f, r->load, r->n);
 		fprintf(f, "%u,%.2f,%.2f,%d,", r->load_missing, suspicion_periods(r->n, 0),
@@ -1365,12 +1377,14 @@ int main(int argc, char **argv)
 		O_JSON,
 		O_SLOW,
 		O_SLOW_MS,
+		O_NO_LIFEGUARD,
 	};
 	static const struct option longopts[] = {
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "loss", required_argument, NULL, 'l' },
 		{ "slow", required_argument, NULL, O_SLOW },
 		{ "slow-ms", required_argument, NULL, O_SLOW_MS },
+		{ "no-lifeguard", no_argument, NULL, O_NO_LIFEGUARD },
 		{ "seed", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", required_argument, NULL, O_CSV },
@@ -1422,6 +1436,9 @@ int main(int argc, char **argv)
 				opt.slow = v;
 			break;
 		}
+		case O_NO_LIFEGUARD:
+			opt.p.no_health = 1;
+			break;
 		case O_SLOW_MS:
 			opt.slow_ms = (unsigned)parse_num("--slow-ms", optarg, 0, 3600000);
 			have_slow_ms = 1;

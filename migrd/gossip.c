@@ -13,6 +13,7 @@
 
 static struct {
 	char **str;
+	uint8_t *len;		/* strlen, up to 255: copied into entries without a strlen */
 	uint32_t count, cap;
 	uint32_t *index;	/* hash -> id + 1 */
 	uint32_t index_cap;
@@ -50,7 +51,10 @@ static uint32_t intern(const char *s)
 	if (pool.count == pool.cap) {
 		pool.cap = pool.cap ? pool.cap * 2 : 256;
 		pool.str = xrealloc(pool.str, pool.cap * sizeof(*pool.str));
+		pool.len = xrealloc(pool.len, pool.cap * sizeof(*pool.len));
 	}
+	size_t n = strlen(s);
+	pool.len[pool.count] = (uint8_t)(n < 255 ? n : 255);
 	pool.str[pool.count] = xstrdup(s);
 	pool.index[i] = pool.count + 1;
 	return pool.count++;
@@ -199,7 +203,7 @@ static void set_state(struct gossip *g, struct gossip_node *n, int state)
 
 static void health_add(struct gossip *g, int delta)
 {
-	int h = (int)g->health + delta;
+	int h = g->p.no_health ? 0 : (int)g->health + delta;
 	g->health = h < 0 ? 0 : h >= HEALTH_MAX ? HEALTH_MAX - 1 : (unsigned)h;
 }
 
@@ -314,10 +318,18 @@ static void copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* What we know of n, as an entry: our judgement of it, and for a suspect one of its
- * accusers, each in turn, so that every confirmation travels. */
-static void entry_of(struct gossip *g, const struct gossip_node *n, uint64_t now,
-		     struct migr_gossip_entry *e)
+/* An interned string into dst[size]. */
+static void copy_id(char *dst, size_t size, uint32_t id)
+{
+	size_t n = pool.len[id];
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, pool.str[id], n);
+	dst[n] = '\0';
+}
+
+/* Our judgement of a node, as the wire says it; our own status for ourselves. */
+static uint8_t wire_status(const struct gossip *g, const struct gossip_node *n)
 {
 	static const uint8_t wire[] = {
 		[MIGR_NODE_ALIVE] = GOSSIP_ALIVE,
@@ -325,11 +337,20 @@ static void entry_of(struct gossip *g, const struct gossip_node *n, uint64_t now
 		[MIGR_NODE_DEAD] = GOSSIP_DEAD,
 		[MIGR_NODE_LEFT] = GOSSIP_LEFT,
 	};
-	copy_str(e->name, sizeof(e->name), gossip_name(n));
-	copy_str(e->addr, sizeof(e->addr), gossip_addr(n));
+	if (n == g->nodes)
+		return n->status;
+	return n->state <= MIGR_NODE_LEFT ? wire[n->state] : GOSSIP_ALIVE;
+}
+
+/* What we know of n, as an entry: our judgement of it, and for a suspect one of its
+ * accusers, each in turn, so that every confirmation travels. */
+static void entry_of(struct gossip *g, const struct gossip_node *n, uint64_t now,
+		     struct migr_gossip_entry *e)
+{
+	copy_id(e->name, sizeof(e->name), n->name_id);
+	copy_id(e->addr, sizeof(e->addr), n->addr_id);
 	e->port = n->port;
-	e->status = n == g->nodes ? n->status : n->state <= MIGR_NODE_LEFT ? wire[n->state]
-									   : GOSSIP_ALIVE;
+	e->status = wire_status(g, n);
 	e->incarnation = n->incarnation;
 	e->heartbeat = n->heartbeat;
 	e->age_ms = now > n->updated_at ? (uint32_t)(now - n->updated_at) : 0;
@@ -464,9 +485,6 @@ static void carry(struct gossip *g, struct build *b, int full, uint64_t now)
 static void send_to(struct gossip *g, const char *addr, uint16_t port,
 		    const struct migr_gossip_msg *m)
 {
-	/* bytes as encoded, without framing and encryption overhead */
-	g->sent_bytes += migr_gossip_size(m);
-	g->sent_msgs++;
 	g->t.send(g->t.ctx, addr, port, m);
 }
 
@@ -557,8 +575,9 @@ static void merge_self(struct gossip *g, const struct migr_gossip_entry *e, uint
  * `told`: pass it on if it changes anything (a rumour, or a sender's word of itself; not
  * the bulk of a table). Returns the node if it came alive to us. */
 static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entry *e, int told,
-				 uint64_t now)
+				 uint64_t now, uint32_t *slotp)
 {
+	*slotp = NONE;
 	if (g->count >= GOSSIP_NODES_MAX) {
 		/* full: news of known nodes only, so the table and its strings stay bounded */
 		uint32_t id = interned(e->name);
@@ -586,6 +605,7 @@ static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entr
 		n->updated_at = now;
 		n->state = GOSSIP_STATE_NEW;	/* report a join as a change from nothing */
 		uint32_t slot = (uint32_t)(n - g->nodes);
+		*slotp = slot;
 		ring_push(g->fresh, &g->fresh_head, slot);
 		if (told)
 			news_add(g, slot, 1, now);
@@ -593,6 +613,7 @@ static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entr
 		return n;
 	}
 	uint32_t slot = (uint32_t)(n - g->nodes);
+	*slotp = slot;
 	int was = n->state;
 	if (e->incarnation > n->incarnation ||
 	    (e->incarnation == n->incarnation && e->heartbeat > n->heartbeat)) {
@@ -802,6 +823,11 @@ static void probe_indirect(struct gossip *g, uint64_t now)
 
 /* ---- push-pull: whole tables, in parts ---- */
 
+static int bit_get(const uint64_t *bits, uint32_t n, uint32_t i)
+{
+	return i < n && (bits[i / 64] >> (i % 64) & 1);
+}
+
 static void stream_start(struct gossip *g, struct gossip_stream *s, uint32_t peer, int pull)
 {
 	s->peer = peer;
@@ -811,11 +837,22 @@ static void stream_start(struct gossip *g, struct gossip_stream *s, uint32_t pee
 	s->sent = 0;
 }
 
-/* Sends up to PP_PARTS parts of our table to the stream's member, the last marked; those
- * of answers count against the period's budget for answers, however many they are. */
+static const struct gossip_inbound *inbound_find(const struct gossip *g, uint32_t peer)
+{
+	for (int i = 0; i < GOSSIP_INBOUND; i++)
+		if (g->inbound[i].peer == peer)
+			return &g->inbound[i];
+	return NULL;
+}
+
+/* Sends up to PP_PARTS parts of our table to the stream's member, the last marked, less
+ * what the member has sent us meanwhile: an exchange's two tables cross, each side skipping
+ * what the other holds as far as it knows. Parts of answers count against the period's
+ * budget for answers, however many they are. */
 static void stream_send(struct gossip *g, struct gossip_stream *s, uint64_t now)
 {
 	const struct gossip_node *to = lookup(g, s->peer);
+	const struct gossip_inbound *in = inbound_find(g, s->peer);
 	unsigned *budget = s == &g->streams[0] ? NULL : &g->answer_parts;
 	if (!to) {
 		s->peer = NONE;
@@ -827,34 +864,94 @@ static void stream_send(struct gossip *g, struct gossip_stream *s, uint64_t now)
 		struct migr_gossip_msg m;
 		struct build b;
 		msg_start(g, &b, &m, MSG_GOSSIP_PUSH_PULL, now);
-		if (s->pull)
-			m.flags |= GOSSIP_PP_PULL;
-		s->pull = 0;
 		/* from a random slot round the table, so that the tables a node gets at once
 		 * from several members do not all start alike; slots are distinct: no need to
 		 * look for duplicates. Nodes that join meanwhile are in the next one. */
 		for (; s->sent + 1 < s->total && m.count < GOSSIP_MAX_ENTRIES; s->sent++) {
 			uint32_t slot = 1 + (s->first + s->sent) % (s->total - 1);
-			entry_of(g, &g->nodes[slot], now, &m.entries[m.count++]);
+			if (!in || !bit_get(in->has, in->bits, slot))
+				entry_of(g, &g->nodes[slot], now, &m.entries[m.count++]);
 		}
 		if (s->sent + 1 >= s->total) {
 			m.flags |= GOSSIP_PP_LAST;
 			s->peer = NONE;
 		}
+		/* ask for theirs once they know the first of ours: a small table's answer is
+		 * then exactly what we lack */
+		if (s->pull && (m.flags & GOSSIP_PP_LAST || k == PP_PARTS - 1)) {
+			m.flags |= GOSSIP_PP_PULL;
+			s->pull = 0;
+		}
 		send_node(g, to, &m);
 	}
 }
 
-/* A member wants our table. One answer at a time goes out whole; a busy node answers with
- * a few entries, from a cursor that moves on, so that many askers (a cluster starting at
- * once through one seed) each learn a different few and go on with each other, up to
- * PP_BUSY askers a period: bytes stay bounded however many ask. */
+/* What a member's table says it holds, for the answer it will ask for. */
+static struct gossip_inbound *inbound_of(struct gossip *g, uint32_t peer, uint64_t now)
+{
+	struct gossip_inbound *in = NULL;
+	for (int i = 0; i < GOSSIP_INBOUND; i++)
+		if (g->inbound[i].peer == peer)
+			in = &g->inbound[i];
+	for (int i = 0; i < GOSSIP_INBOUND && !in; i++)
+		if (g->inbound[i].peer == NONE)
+			in = &g->inbound[i];
+	if (!in) {
+		in = &g->inbound[0];	/* the oldest gives way: its answer will be whole */
+		for (int i = 1; i < GOSSIP_INBOUND; i++)
+			if (g->inbound[i].at < in->at)
+				in = &g->inbound[i];
+	}
+	if (in->peer != peer) {
+		free(in->has);
+		in->has = NULL;
+		in->bits = 0;
+		in->peer = peer;
+	}
+	in->at = now;
+	return in;
+}
+
+static void inbound_mark(struct gossip_inbound *in, uint32_t slot)
+{
+	if (slot >= in->bits) {
+		uint32_t bits = (slot / 64 + 1) * 64 * 2;
+		in->has = xrealloc(in->has, bits / 8);
+		memset((uint8_t *)in->has + in->bits / 8, 0, (bits - in->bits) / 8);
+		in->bits = bits;
+	}
+	in->has[slot / 64] |= 1ull << (slot % 64);
+}
+
+/* Marks the nodes a member's part tells of that it holds as new as we do (after merging). */
+static void inbound_part(struct gossip *g, const struct migr_gossip_msg *m,
+			 const uint32_t *slots, uint64_t now)
+{
+	uint32_t peer = interned(m->entries[0].name);
+	if (peer == UINT32_MAX)
+		return;
+	struct gossip_inbound *in = inbound_of(g, peer, now);
+	for (uint16_t i = 0; i < m->count; i++) {
+		const struct migr_gossip_entry *e = &m->entries[i];
+		const struct gossip_node *n = slots[i] != NONE ? &g->nodes[slots[i]] : NULL;
+		if (n && e->incarnation == n->incarnation && e->heartbeat >= n->heartbeat &&
+		    e->status == wire_status(g, n))
+			inbound_mark(in, slots[i]);
+	}
+}
+
+
+/* A member sent us its table and wants ours: what it does not hold as new as we do. One
+ * answer at a time; a busy node answers with a few entries, from a cursor that moves on,
+ * so that many askers (a cluster starting at once through one seed) each learn a different
+ * few and go on with each other, up to PP_BUSY askers a period: bytes stay bounded however
+ * many ask. */
 static void answer_pull(struct gossip *g, const struct migr_gossip_entry *from, uint64_t now)
 {
 	uint32_t peer = interned(from->name);
 	if (peer == UINT32_MAX || !lookup(g, peer))
 		return;
-	for (int i = 0; i < GOSSIP_STREAMS; i++)
+	for (int i = 1; i < GOSSIP_STREAMS; i++)
 		if (g->streams[i].peer == peer)
 			return;	/* it is getting it already */
 	for (int i = 1; i < GOSSIP_STREAMS && g->answer_parts; i++) {
@@ -899,7 +996,7 @@ static void exchange_done(struct gossip *g, uint64_t now)
 	g->pp_next = now + wait;
 }
 
-/* Our own exchange: our table to a random member, and theirs back. */
+/* Our own exchange: our table to a random member, and back what we lack of theirs. */
 static void exchange(struct gossip *g, uint64_t now)
 {
 	if (g->pp_peer != NONE && now >= g->pp_deadline)
@@ -924,7 +1021,7 @@ static void exchange(struct gossip *g, uint64_t now)
 	uint64_t parts = g->count / (GOSSIP_MAX_ENTRIES - 1) + 1;
 	g->pp_peer = n->name_id;
 	g->pp_learned = 0;
-	g->pp_deadline = now + g->p.period_ms * (4 + parts / PP_PARTS);
+	g->pp_deadline = now + g->p.period_ms * (4 + 2 * parts / PP_PARTS);
 	stream_start(g, &g->streams[0], n->name_id, 1);
 	stream_send(g, &g->streams[0], now);
 }
@@ -947,6 +1044,8 @@ void gossip_init(struct gossip *g, const struct gossip_params *p,
 	g->pp_peer = NONE;
 	for (int i = 0; i < GOSSIP_STREAMS; i++)
 		g->streams[i].peer = NONE;
+	for (int i = 0; i < GOSSIP_INBOUND; i++)
+		g->inbound[i].peer = NONE;
 	/* anti-entropy exchanges spread over time, not all in the same period */
 	g->pp_next = UINT64_MAX;	/* the first exchange: see exchange() */
 	g->busy_left = PP_BUSY;
@@ -963,6 +1062,8 @@ void gossip_init(struct gossip *g, const struct gossip_params *p,
 
 void gossip_free(struct gossip *g)
 {
+	for (int i = 0; i < GOSSIP_INBOUND; i++)
+		free(g->inbound[i].has);
 	free(g->nodes);
 	free(g->index);
 	free(g->seeds);
@@ -1142,9 +1243,9 @@ void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t 
 		return;
 	/* a table's bulk is not news; a rumour, or what a sender says of itself, is */
 	int rumour = m->type != MSG_GOSSIP_PUSH_PULL;
-	uint32_t learned = 0;
+	uint32_t learned = 0, slots[GOSSIP_MAX_ENTRIES];
 	for (uint16_t i = 0; i < m->count; i++)
-		learned += merge(g, &m->entries[i], rumour || i == 0, now) != NULL;
+		learned += merge(g, &m->entries[i], rumour || i == 0, now, &slots[i]) != NULL;
 	/* only now: merging may have grown (moved) the table */
 	const struct gossip_node *self = &g->nodes[0];
 	const struct migr_gossip_entry *from = &m->entries[0];
@@ -1164,6 +1265,10 @@ void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t 
 		relay(g, m, now);
 		break;
 	case MSG_GOSSIP_PUSH_PULL:
+		/* a part of its table: it holds what it sent us, and what we send it skips
+		 * that; its answer to ours, or its own, to which it wants an answer */
+		if (sender != NONE)
+			inbound_part(g, m, slots, now);
 		if (m->flags & GOSSIP_PP_PULL)
 			answer_pull(g, from, now);
 		if (sender != NONE && g->nodes[sender].name_id == g->pp_peer) {

@@ -42,6 +42,7 @@ struct gossip_params {
 	unsigned window;	/* vectors of others per message (<= GOSSIP_WINDOW_MAX) */
 	unsigned suspect_ms;	/* the least suspicion timeout, however confirmed */
 	unsigned dead_ms;	/* the least suspicion timeout before confirmations */
+	unsigned no_health;	/* 1: probes never wait longer (the simulator compares) */
 };
 
 /* What a node knows of one node. Names and addresses are interned (one copy per process,
@@ -77,6 +78,7 @@ struct gossip_transport {
 #define GOSSIP_CONFIRM 3	/* confirmations that bring a suspicion to its least timeout */
 #define GOSSIP_RELAYS 16	/* ping-reqs this node helps with at once */
 #define GOSSIP_STREAMS 2	/* tables sent at once: our own exchange's, and one answer */
+#define GOSSIP_INBOUND 4	/* tables coming in at once: what each member holds */
 
 /* A change being passed on: the node's current entry goes, not the change itself. */
 struct gossip_news {
@@ -118,7 +120,16 @@ struct gossip_stream {
 	uint32_t total;		/* the table's size when it started */
 	uint32_t first;		/* it goes from slot 1 + first round to slot first */
 	uint32_t sent;		/* slots sent */
-	uint8_t pull;		/* the first part asks for the peer's table */
+	uint8_t pull;		/* the last part of the first burst asks for the peer's table */
+};
+
+/* A member's table coming in: which of our nodes it holds as new as we do, so that what we
+ * send it (our answer, or our own table while its answer comes) skips those. */
+struct gossip_inbound {
+	uint32_t peer;		/* name id; UINT32_MAX: free */
+	uint32_t bits;
+	uint64_t *has;
+	uint64_t at;		/* its last part: the oldest gives way */
 };
 
 struct gossip {
@@ -146,6 +157,7 @@ struct gossip {
 	uint32_t seq;
 	struct gossip_relay relays[GOSSIP_RELAYS];
 	struct gossip_stream streams[GOSSIP_STREAMS];	/* [0]: our exchange's */
+	struct gossip_inbound inbound[GOSSIP_INBOUND];
 	uint32_t pp_peer;		/* name id of our exchange's member; UINT32_MAX: none */
 	uint32_t pp_learned;		/* nodes its answer taught us */
 	uint64_t pp_deadline;		/* when we stop waiting for its answer */
@@ -156,8 +168,6 @@ struct gossip {
 	unsigned answer_parts;		/* parts of tables in answer left this period */
 	int joining;			/* knocked on a seed: once in, exchanges start */
 	uint64_t rng;
-	uint64_t sent_bytes;		/* encoded bytes sent, for the benchmark */
-	uint64_t sent_msgs;
 };
 
 void gossip_init(struct gossip *g, const struct gossip_params *p,

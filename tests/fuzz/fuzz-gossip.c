@@ -31,6 +31,7 @@ static void pool_reset(void)
 	for (uint32_t i = 0; i < pool.count; i++)
 		free(pool.str[i]);
 	free(pool.str);
+	free(pool.len);
 	free(pool.index);
 	memset(&pool, 0, sizeof(pool));
 }
@@ -134,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < GOSSIP_PARAM_BYTES)
 		return 0;
+	memset(&p, 0, sizeof(p));
 	fuzz_gossip_params(data, &p);
 	fin_init(&f, data + GOSSIP_PARAM_BYTES, size - GOSSIP_PARAM_BYTES);
 	now = GOSSIP_T0;

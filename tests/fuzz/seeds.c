@@ -423,6 +423,7 @@ static void gossip_scenario(const char *name, const uint8_t pb[GOSSIP_PARAM_BYTE
 			    int scenario)
 {
 	struct gossip_params p;
+	memset(&p, 0, sizeof(p));
 	fuzz_gossip_params(pb, &p);
 	if (p.period_ms % GOSSIP_STEP_MS || p.period_ms / GOSSIP_STEP_MS > 31)
 		exit(1);	/* a period the op byte can say */
