@@ -426,7 +426,7 @@ int migr_gossip_decode_type(uint8_t type, const void *p, size_t n, struct migr_g
 		break;
 	case MSG_GOSSIP_PUSH_PULL:
 		m->flags = mr_u8(&r);
-		if (m->flags & ~(GOSSIP_PP_PULL | GOSSIP_PP_LAST))
+		if (m->flags & ~(GOSSIP_PP_PULL | GOSSIP_PP_LAST | GOSSIP_PP_BUSY))
 			return MIGR_EPROTO;
 		break;
 	}

@@ -166,6 +166,7 @@ struct migr_gossip_entry {
 #define GOSSIP_NACK 1		/* MSG_GOSSIP_ACK: the helper's ping went unanswered */
 #define GOSSIP_PP_PULL 1	/* MSG_GOSSIP_PUSH_PULL: answer with your own table */
 #define GOSSIP_PP_LAST 2	/* MSG_GOSSIP_PUSH_PULL: the last part of the sender's table */
+#define GOSSIP_PP_BUSY 4	/* MSG_GOSSIP_PUSH_PULL: a busy node's few entries, not its table */
 
 /* One gossip message of any kind. Every kind starts its entries with the sender's own,
  * alive or left: it speaks for its sender only. */

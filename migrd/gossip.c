@@ -88,8 +88,8 @@ const char *gossip_addr(const struct gossip_node *n)
 #define RETRANSMIT 4	/* a change is passed on RETRANSMIT * ceil(log10(N + 1)) times */
 #define NEWS_PER_MSG 16	/* membership changes a message carries, besides its window */
 #define PP_PARTS 32	/* parts of a table a stream sends per period */
-#define PP_BUSY 64	/* askers a busy node answers per period, with BUSY_ENTRIES each */
-#define BUSY_ENTRIES 16
+#define PP_BUSY 256	/* askers a busy node answers per period, with BUSY_ENTRIES each */
+#define BUSY_ENTRIES 8
 #define PP_INTERVAL 30	/* periods between anti-entropy exchanges, up to 32 nodes */
 #define HEAL_ODDS 8	/* one period in this many, ping a dead node: partitions heal */
 
@@ -968,7 +968,7 @@ static void answer_pull(struct gossip *g, const struct migr_gossip_entry *from, 
 	struct migr_gossip_msg m;
 	struct build b;
 	msg_start(g, &b, &m, MSG_GOSSIP_PUSH_PULL, now);
-	m.flags = GOSSIP_PP_LAST;
+	m.flags = GOSSIP_PP_LAST | GOSSIP_PP_BUSY;
 	for (uint32_t k = 1; k < g->count && m.count < 1 + BUSY_ENTRIES; k++) {
 		g->busy_cursor = g->busy_cursor + 1 < g->count ? g->busy_cursor + 1 : 1;
 		build_add(g, &b, g->busy_cursor, now);
@@ -1273,8 +1273,16 @@ void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t 
 			answer_pull(g, from, now);
 		if (sender != NONE && g->nodes[sender].name_id == g->pp_peer) {
 			g->pp_learned += learned;
-			if (m->flags & GOSSIP_PP_LAST)
+			if (m->flags & GOSSIP_PP_BUSY) {
+				/* not an answer: another member, next period; no use
+				 * sending the rest of ours to this one */
+				g->pp_peer = NONE;
+				g->pp_next = now;
+				if (g->streams[0].peer == g->nodes[sender].name_id)
+					g->streams[0].peer = NONE;
+			} else if (m->flags & GOSSIP_PP_LAST) {
 				exchange_done(g, now);
+			}
 		}
 		break;
 	}

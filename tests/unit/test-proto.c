@@ -644,7 +644,7 @@ static void kind_sample(struct migr_gossip_msg *m, uint8_t type, uint16_t count)
 		m->at.port = 65535;
 		break;
 	case MSG_GOSSIP_PUSH_PULL:
-		m->flags = GOSSIP_PP_PULL | GOSSIP_PP_LAST;
+		m->flags = GOSSIP_PP_PULL | GOSSIP_PP_LAST | GOSSIP_PP_BUSY;
 		break;
 	}
 }
@@ -764,7 +764,7 @@ static void k_no_target(struct migr_gossip_msg *m) { m->target[0] = '\0'; }
 static void k_bad_target(struct migr_gossip_msg *m) { snprintf(m->target, 32, "a\tb"); }
 static void k_flags(struct migr_gossip_msg *m) { m->flags = 0x80; }
 static void k_flag_2(struct migr_gossip_msg *m) { m->flags = 2; }
-static void k_pp_flag_4(struct migr_gossip_msg *m) { m->flags = 4; }
+static void k_pp_flag_8(struct migr_gossip_msg *m) { m->flags = 8; }
 
 static void test_gossip_kinds_rejects(void)
 {
@@ -784,7 +784,7 @@ static void test_gossip_kinds_rejects(void)
 	kind_expect_reject("flags 0x80", MSG_GOSSIP_ACK, k_flags);
 	kind_expect_reject("flags 2", MSG_GOSSIP_ACK, k_flag_2);
 	kind_expect_reject("flags 0x80", MSG_GOSSIP_PUSH_PULL, k_flags);
-	kind_expect_reject("flags 4", MSG_GOSSIP_PUSH_PULL, k_pp_flag_4);
+	kind_expect_reject("flags 8", MSG_GOSSIP_PUSH_PULL, k_pp_flag_8);
 
 	/* counts: 0 (no sender) and over the bound, refused on the count alone */
 	static struct migr_gossip_msg in, out;
