@@ -673,7 +673,9 @@ void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
 			control_error(client, -ENOENT, "%s: no such node", node);
 			goto out;
 		}
-		if (n->state != MIGR_NODE_ALIVE) {
+		/* a suspect is only a missed probe (a busy node misses some) until the
+		 * suspicion times out: try it; the start times out if it is gone */
+		if (n->state != MIGR_NODE_ALIVE && n->state != MIGR_NODE_SUSPECT) {
 			control_error(client, -EHOSTDOWN, "%s: node is %s", node,
 				      n->state == MIGR_NODE_LEFT ? "gone (it left)"
 								  : migr_node_state_name(n->state));
