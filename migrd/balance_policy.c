@@ -21,9 +21,22 @@ int balance_cpu_bound(const struct bal_node *self, const struct bal_job *job, do
 	return job->cpu_pct >= 1.0 && job->cpu_pct >= 0.5 * expect;
 }
 
+/* Seconds a move of the job takes, at the speed moves went so far. */
+static double move_cost_s(const struct bal_params *p, const struct bal_job *j)
+{
+	return p->link_kb_per_s > 0 ? (double)j->rss_kb / p->link_kb_per_s : 0;
+}
+
+/* The residency keeps jobs from moving back and forth; a job that never moved cannot have,
+ * and one that moves in a moment loses next to nothing by going at once: a burst started on
+ * one node spreads in the first periods rather than after the residency. */
 static int eligible(const struct bal_params *p, const struct bal_job *j)
 {
-	return j->movable && j->resident_ms >= p->residency_ms;
+	if (!j->movable)
+		return 0;
+	if (j->resident_ms >= p->residency_ms)
+		return 1;
+	return j->moves == 0 && move_cost_s(p, j) * 1000.0 <= (double)p->fresh_move_ms;
 }
 
 /* Memory pressure: the largest job that fits goes to the node with the most free memory. */
@@ -51,6 +64,7 @@ static int decide_memory(const struct bal_params *p, const struct bal_node *self
 		return 0;
 	d->job = pick;
 	d->node = best;
+	d->memory = 1;
 	snprintf(d->reason, sizeof(d->reason),
 		 "memory: %llu MiB free here (threshold %llu MiB), %llu MiB on %s; job holds %llu MiB",
 		 (unsigned long long)(self->mem_free_kb / 1024),
@@ -89,33 +103,134 @@ int balance_decide(const struct bal_params *p, const struct bal_node *self,
 	if (self_after - best_after < -overshoot(self->cpus, peers[best].cpus) || gap <= p->margin)
 		return 0;
 
-	/* the cheapest CPU-bound job to move; its cost is repaid over the residency */
+	/* a CPU-bound job whose move the gap pays for, its cost repaid over the residency:
+	 * the one that moved least so far (no job pays for every move), then the cheapest */
 	double top_pct = 0;
 	for (size_t i = 0; i < njobs; i++)
 		if (jobs[i].cpu_pct > top_pct)
 			top_pct = jobs[i].cpu_pct;
+	double horizon_s = p->residency_ms > 1000 ? (double)p->residency_ms / 1000.0 : 1.0;
 	size_t pick = njobs;
 	for (size_t i = 0; i < njobs; i++) {
-		if (!eligible(p, &jobs[i]) || !balance_cpu_bound(self, &jobs[i], top_pct))
+		const struct bal_job *j = &jobs[i];
+		if (!eligible(p, j) || !balance_cpu_bound(self, j, top_pct) ||
+		    gap <= p->margin + move_cost_s(p, j) / horizon_s)
 			continue;
-		if (pick == njobs || jobs[i].rss_kb < jobs[pick].rss_kb)
+		if (pick == njobs || j->moves < jobs[pick].moves ||
+		    (j->moves == jobs[pick].moves && j->rss_kb < jobs[pick].rss_kb))
 			pick = i;
 	}
 	if (pick == njobs)
 		return 0;
-	double cost_s = p->link_kb_per_s > 0 ? (double)jobs[pick].rss_kb / p->link_kb_per_s : 0;
-	double horizon_s = p->residency_ms > 1000 ? (double)p->residency_ms / 1000.0 : 1.0;
+	double cost_s = move_cost_s(p, &jobs[pick]);
 	double needed = p->margin + cost_s / horizon_s;
-	if (gap <= needed)
-		return 0;
 	d->job = pick;
 	d->node = best;
+	d->memory = 0;
 	snprintf(d->reason, sizeof(d->reason),
 		 "load %.2f/CPU here, %.2f on %s (%.2f and %.2f after the move): a gap of %.2f, "
 		 "more than %.2f (margin %.2f + %.2f s to move %llu MiB over the residency)",
 		 self->load, peers[best].load, peers[best].name, self_after, best_after, gap,
 		 needed, p->margin, cost_s, (unsigned long long)(jobs[pick].rss_kb / 1024));
 	return 1;
+}
+
+/* What a planned move does to the views: the job's memory goes with it, and its CPU: one
+ * task for a CPU move (as balance_decide counts it), what it used for a memory move. */
+static void plan_apply(const struct bal_decision *d, struct bal_node *self, struct bal_node *to,
+		       struct bal_job *j)
+{
+	double tasks = d->memory ? (j->cpu_pct < 100 ? j->cpu_pct / 100 : 1) : 1;
+	j->movable = 0;
+	self->mem_free_kb += j->rss_kb;
+	to->mem_free_kb = to->mem_free_kb > j->rss_kb ? to->mem_free_kb - j->rss_kb : 0;
+	self->load -= tasks / self->cpus;
+	if (self->load < 0)
+		self->load = 0;
+	to->load += tasks / to->cpus;
+}
+
+size_t balance_plan(const struct bal_params *p, struct bal_node *self, struct bal_node *peers,
+		    size_t npeers, struct bal_job *jobs, size_t njobs, struct bal_decision *d,
+		    size_t max)
+{
+	size_t n = 0;
+	while (n < max && balance_decide(p, self, peers, npeers, jobs, njobs, &d[n])) {
+		plan_apply(&d[n], self, &peers[d[n].node], &jobs[d[n].job]);
+		n++;
+	}
+	return n;
+}
+
+/* Memory above the balancer's threshold, or not known (0: a node that could not read it). */
+static int has_room(const struct bal_params *p, const struct bal_node *n)
+{
+	return n->mem_free_kb == 0 || n->mem_free_kb >= p->mem_low_kb;
+}
+
+/* No node has room: the one with the most free memory, this one on a tie. */
+static size_t place_most_memory(const struct bal_node *self, const struct bal_node *peers,
+				size_t npeers, char *why, size_t whylen)
+{
+	size_t best = npeers;
+	uint64_t most = self->mem_free_kb;
+	for (size_t i = 0; i < npeers; i++)
+		if (peers[i].cpus > 0 && peers[i].mem_free_kb > most) {
+			best = i;
+			most = peers[i].mem_free_kb;
+		}
+	snprintf(why, whylen, "no node has memory to spare: %llu MiB free on %s, the most",
+		 (unsigned long long)(most / 1024), best == npeers ? self->name : peers[best].name);
+	return best;
+}
+
+size_t balance_place(const struct bal_params *p, const struct bal_node *self,
+		     const struct bal_node *peers, size_t npeers, char *why, size_t whylen)
+{
+	/* the lightest peer with room once the job runs there; ties: more memory, more CPUs */
+	size_t best = npeers;
+	double best_after = 0;
+	for (size_t i = 0; i < npeers; i++) {
+		const struct bal_node *n = &peers[i];
+		if (n->cpus <= 0 || !has_room(p, n))
+			continue;
+		double after = n->load + 1.0 / n->cpus;
+		if (best == npeers || after < best_after ||
+		    (after == best_after && (n->mem_free_kb > peers[best].mem_free_kb ||
+					     (n->mem_free_kb == peers[best].mem_free_kb &&
+					      n->cpus > peers[best].cpus)))) {
+			best = i;
+			best_after = after;
+		}
+	}
+	double self_after = self->load + 1.0 / self->cpus;
+	if (!has_room(p, self)) {
+		if (best == npeers)
+			return place_most_memory(self, peers, npeers, why, whylen);
+		snprintf(why, whylen, "%llu MiB free here, below %llu MiB; %s has room, load "
+			 "%.2f/CPU with the job", (unsigned long long)(self->mem_free_kb / 1024),
+			 (unsigned long long)(p->mem_low_kb / 1024), peers[best].name, best_after);
+		return best;
+	}
+	if (best == npeers) {
+		snprintf(why, whylen, "no other node has room");
+		return npeers;
+	}
+	if (self_after <= best_after + overshoot(self->cpus, peers[best].cpus)) {
+		snprintf(why, whylen, "load %.2f/CPU here with the job, %.2f on %s, the lightest: "
+			 "not lighter by half a task", self_after, best_after, peers[best].name);
+		return npeers;
+	}
+	snprintf(why, whylen, "load %.2f/CPU on %s with the job, %.2f here", best_after,
+		 peers[best].name, self_after);
+	return best;
+}
+
+double balance_peer_tasks(double advertised, double base, double pending)
+{
+	if (pending <= 0)
+		return advertised;
+	return advertised > base + pending ? advertised : base + pending;
 }
 
 int balance_accept(const struct bal_node *self, const struct bal_node *source,

@@ -15,6 +15,8 @@ struct bal_params {
 	uint64_t residency_ms;	/* a job stays at least this long where it landed */
 	uint64_t mem_low_kb;	/* less free memory than this: move memory out */
 	double link_kb_per_s;	/* measured speed of moves, to price one */
+	uint64_t fresh_move_ms;	/* a job that never moved, and moves in this long, need not
+				 * wait for the residency */
 };
 
 struct bal_node {
@@ -29,11 +31,13 @@ struct bal_job {
 	double cpu_pct;		/* of one CPU, over the last sample */
 	uint64_t rss_kb;
 	uint64_t resident_ms;	/* since it started or landed here */
+	uint32_t moves;		/* how often it moved so far */
 	int movable;		/* not --no-migrate, not being moved, running */
 };
 
 struct bal_decision {
 	size_t job, node;	/* indexes into the arrays given */
+	int memory;		/* moved for memory's sake, not for the CPU */
 	char reason[256];
 };
 
@@ -41,6 +45,30 @@ struct bal_decision {
 int balance_decide(const struct bal_params *p, const struct bal_node *self,
 		   const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
 		   size_t njobs, struct bal_decision *d);
+
+/* Plans up to max moves for this period, each the one balance_decide would choose had the
+ * ones before it happened already: a node far heavier than the others sends several jobs at
+ * once, each to where there is room by then. self, peers and jobs are left as the moves
+ * would leave them (loads and free memory moved, planned jobs no longer movable). Returns
+ * how many decisions it wrote to d. */
+size_t balance_plan(const struct bal_params *p, struct bal_node *self, struct bal_node *peers,
+		    size_t npeers, struct bal_job *jobs, size_t njobs, struct bal_decision *d,
+		    size_t max);
+
+/* Where a new job should start: the node with the most room, the lightest once the job
+ * runs there among those with free memory above mem_low_kb (or, if none has, the one with
+ * the most). This node keeps it unless another is lighter by more than half a task, as a
+ * job placed elsewhere for less would gain nothing. Returns the index into peers, or
+ * npeers for this node; why says what decided it. */
+size_t balance_place(const struct bal_params *p, const struct bal_node *self,
+		     const struct bal_node *peers, size_t npeers, char *why, size_t whylen);
+
+/* A peer's load in tasks as this node should count it: what its vector says, or, while the
+ * jobs this node sent or placed there lately may not show in it yet, what it said when the
+ * first of them went (base) plus those (pending). The vector already counts what arrived
+ * there (a node announces its arrivals at once): counting them again would make a node
+ * that just took jobs look busier than it is. */
+double balance_peer_tasks(double advertised, double base, double pending);
 
 /* At a destination offered a job by a balancer: 1 if taking it keeps this node lighter
  * than the source, else 0 with why. self->load already counts moves under way here. */
