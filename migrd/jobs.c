@@ -14,7 +14,7 @@
 
 #include "control.h"
 #include "job.h"
-#include "balance_policy.h"
+#include "balance.h"
 #include "jobs.h"
 #include "launch.h"
 #include "log.h"
@@ -410,6 +410,7 @@ static void runner_start(struct migr_job_spec *s)
 	}
 	for (int i = 0; i < 3; i++)
 		close(theirs[i]);
+	balance_job_arrived();	/* counted before the load shows it, so a burst spreads */
 
 	struct job *j = job_find(s->gpid);
 	if (!j)
@@ -449,6 +450,10 @@ void jobs_reaped(pid_t pid, int status)
 		if (j->start_fd >= 0)	/* its status may wait in the pipe still */
 			runner_start_status(j->start_fd, EPOLLIN, j);
 		j->exited = 1;
+		/* one that failed to start was counted as started: take it off as well; one
+		 * that a move took away counts as gone when the move ends */
+		if (!j->mig)
+			balance_job_ended(j->start_failed || j->cpu_pct >= 1.0);
 		if (j->start_failed) {	/* never ran: home knows already */
 			for (int s = 0; s < 3; s++)
 				runner_close(j, s);
@@ -599,40 +604,6 @@ static void home_start_timeout(void *arg)
 	home_reply_error(j, msg);
 }
 
-/* Least loaded live node; placements made lately count as load, so a burst spreads. */
-static const char *choose_best(void)
-{
-	static struct {
-		char name[MIGR_NAME_MAX + 1];
-		uint64_t at;
-	} recent[64];
-	static unsigned nrecent;
-	uint64_t now = loop_now();
-	const struct gossip_node *best = NULL;
-	double best_score = 0;
-	for (uint32_t i = 0; i < migrd.gossip.count; i++) {
-		const struct gossip_node *n = &migrd.gossip.nodes[i];
-		if (n->state != MIGR_NODE_ALIVE || n->vec.mem_free_kb < MIN_FREE_KB)
-			continue;
-		double cpus = n->vec.cpus_milli ? n->vec.cpus_milli / 1000.0 : 1;
-		double score = n->vec.load_milli / 1000.0;
-		for (unsigned k = 0; k < nrecent && k < 64; k++)
-			if (!strcmp(recent[k].name, gossip_name(n)) &&
-			    now - recent[k].at < 4ull * migrd.conf.gossip_period_ms)
-				score += 1.0 / cpus;
-		if (!best || score < best_score - 1e-9) {
-			best = n;
-			best_score = score;
-		}
-	}
-	if (!best)
-		return migrd.conf.node;
-	snprintf(recent[nrecent % 64].name, sizeof(recent[0].name), "%s", gossip_name(best));
-	recent[nrecent % 64].at = now;
-	nrecent++;
-	return gossip_name(best);
-}
-
 static uint64_t take_seq(void)
 {
 	char path[PATH_MAX + 16];
@@ -663,10 +634,11 @@ void jobs_init(void)
 void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
 {
 	const char *node = s->node;
+	char placed[MIGR_ERRMSG_MAX] = "";
 	if (!node[0]) {
 		node = migrd.conf.node;
 	} else if (!strcmp(node, "best")) {
-		node = choose_best();
+		node = balance_place_job(placed, sizeof(placed));
 	} else {
 		const struct gossip_node *n = gossip_find(&migrd.gossip, node);
 		if (!n) {
@@ -685,6 +657,9 @@ void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
 	snprintf(s->gpid, sizeof(s->gpid), "%s.%llu", migrd.conf.node,
 		 (unsigned long long)take_seq());
 	snprintf(s->home, sizeof(s->home), "%s", migrd.conf.node);
+
+	if (placed[0])
+		log_info("%s: placed on %s: %s", s->gpid, node, placed);
 
 	struct job *j = job_new(s->gpid);
 	snprintf(j->home, sizeof(j->home), "%s", migrd.conf.node);
@@ -950,6 +925,7 @@ size_t jobs_balance_candidates(struct bal_job **out, uint64_t now)
 		b[n].cpu_pct = j->cpu_pct;
 		b[n].rss_kb = j->rss_kb;
 		b[n].resident_ms = now - j->here_since;
+		b[n].moves = j->moves;
 		b[n].movable = !(j->flags & MIGR_RUN_NO_MIGRATE) && !j->mig && !j->frozen &&
 			       j->start_fd < 0 && !j->cantmove[0];
 		n++;

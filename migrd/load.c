@@ -13,6 +13,7 @@
 
 static char tasks_path[PATH_MAX];
 static double smoothed = -1;
+static uint64_t samples;
 
 void load_init(const char *cgroup)
 {
@@ -85,6 +86,20 @@ void load_sample(double cpus, double *load, uint64_t *mem_free_kb)
 		runnable = machine_runnable();
 	double now = runnable / (cpus > 0 ? cpus : 1);
 	smoothed = smoothed < 0 ? now : LOAD_SMOOTHING * now + (1 - LOAD_SMOOTHING) * smoothed;
+	samples++;
 	*load = smoothed;
 	*mem_free_kb = mem_available_kb();
+}
+
+uint64_t load_samples(void)
+{
+	return samples;
+}
+
+double load_unseen(uint64_t mark)
+{
+	double unseen = 1;
+	for (uint64_t k = mark; k < samples && unseen > 1e-3; k++)
+		unseen *= 1 - LOAD_SMOOTHING;
+	return unseen > 1e-3 ? unseen : 0;
 }

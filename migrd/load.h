@@ -8,5 +8,10 @@
 void load_init(const char *cgroup);
 /* Takes one sample; fills load (per CPU) and free memory. */
 void load_sample(double cpus, double *load, uint64_t *mem_free_kb);
+/* Samples taken so far: a mark to pass to load_unseen() later. */
+uint64_t load_samples(void);
+/* How much of a task that started or stopped running just after sample `mark` the smoothed
+ * load does not show yet: 1 until the next sample, then less with each. */
+double load_unseen(uint64_t mark);
 
 #endif

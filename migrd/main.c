@@ -125,7 +125,8 @@ static void gossip_period(void *arg)
 	if (migrd.leaving)
 		return;
 	load_sample(migrd.conf.cpus, &migrd.load, &migrd.mem_free_kb);
-	v.load_milli = (uint32_t)(migrd.load * 1000 + 0.5);
+	/* with the jobs just started or arrived that the smoothed load does not show yet */
+	v.load_milli = (uint32_t)(balance_load() * 1000 + 0.5);
 	v.cpus_milli = (uint32_t)(migrd.conf.cpus * 1000 + 0.5);
 	v.mem_free_kb = migrd.mem_free_kb;
 	jobs_sample();

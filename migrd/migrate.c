@@ -47,7 +47,9 @@ enum { MODE_LAZY = 0, MODE_COPY = 1 };
 #define MODE_AUTO 0x80	/* on the wire with the mode: the load balancer asks, not a user */
 #define MODE_CHECK 0x40	/* on the wire with the mode: only say whether a move would be tried */
 #define MIN_FREE_KB (64 * 1024)
-#define AUTO_REQID 0	/* the load balancer's requests; a user's count up from 1 */
+/* The load balancer's requests carry this bit and its slot; a user's count up from 1. */
+#define AUTO_REQID 0x80000000u
+#define IS_AUTO(reqid) (((reqid) & AUTO_REQID) != 0)
 #define HOME_RESULT_GRACE_MS 2000	/* how long the home's answer waits for the source's */
 #define OUTCOME_KEEP_MS (600 * 1000)	/* a destination remembers how a move ended */
 #define RESUME_AGAIN_MS 2000
@@ -244,7 +246,7 @@ static void send_result(const char *origin, uint32_t reqid, int code, const char
 static void home_result(struct job *j, int ok, const char *why)
 {
 	char msg[MIGR_ERRMSG_MAX + 1];
-	if (!j->migrating || j->move_reqid == AUTO_REQID)
+	if (!j->migrating || IS_AUTO(j->move_reqid))
 		return;
 	if (ok)
 		send_result_as(j->move_origin, j->move_reqid, 0, NULL, 0, 0, j->moving_to, 1);
@@ -447,7 +449,7 @@ static void result(struct migration *m, int ok)
 	if (ok) {
 		log_info("%s: moved to %s (%s): frozen %u ms, total %u ms", m->gpid, m->dest,
 			 m->mode == MODE_LAZY ? "lazy" : "copy", freeze, total);
-		balance_job_left(m->dest, m->rss_kb, total);
+		balance_job_left(m->gpid, m->dest, m->rss_kb, total);
 		send_result(m->origin, m->reqid, 0, NULL, freeze, total, m->dest);
 		return;
 	}
@@ -1124,15 +1126,15 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	mw_free(&w);
 }
 
-int migrate_auto(const char *gpid, const char *dest)
+int migrate_auto(const char *gpid, const char *dest, uint32_t tag)
 {
 	char home[MIGR_NAME_MAX + 1];
-	if (migr_gpid_home(gpid, home) < 0)
+	if (migr_gpid_home(gpid, home) < 0 || tag >= AUTO_TAGS)
 		return -1;
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_MIG_REQ);
-	mw_u32(&w, AUTO_REQID);
+	mw_u32(&w, AUTO_REQID | tag);
 	mw_str(&w, migrd.conf.node);
 	mw_str(&w, gpid);
 	mw_str(&w, dest);
@@ -1148,7 +1150,7 @@ unsigned migrate_incoming(void)
 {
 	unsigned n = 0;
 	for (struct migration *m = migrations; m; m = m->next)
-		n += m->role == MIG_DEST && !m->finished;
+		n += m->role == MIG_DEST && !m->finished && !m->restored;	/* then it arrived */
 	return n;
 }
 
@@ -1160,9 +1162,8 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 		return;
 	}
 	struct request *r = xcalloc(1, sizeof(*r));
-	r->id = ++next_req;
-	if (r->id == AUTO_REQID)
-		r->id = ++next_req;
+	next_req = (next_req + 1) & ~AUTO_REQID;
+	r->id = next_req ? next_req : ++next_req;
 	r->client = client;
 	r->next = requests;
 	requests = r;
@@ -1231,9 +1232,9 @@ static int result_in(struct mr *r)
 	uint8_t by_home = mr_u8(r);
 	if (mr_end(r) < 0 || by_home > 1)
 		return MIGR_EPROTO;
-	if (id == AUTO_REQID) {
+	if (IS_AUTO(id)) {
 		if (!by_home)
-			balance_move_result(code, msg, node, freeze, total);
+			balance_move_result(id & ~AUTO_REQID, code, msg, node, freeze, total);
 		return 0;
 	}
 	if (by_home) {
