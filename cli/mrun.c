@@ -30,8 +30,9 @@ static const int forwarded[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mrun [-n NODE|best] [-d] [-j N [--tag]] [--no-migrate] [--] CMD [ARGS...]\n"
-		"  -n NODE       run on NODE (its home stays this node); best: the least loaded\n"
+		"usage: mrun [-n NODE|here|best] [-d] [-j N [--tag]] [--no-migrate] [--] CMD [ARGS...]\n"
+		"  -n NODE       run on NODE (its home stays this node); here: on this node;\n"
+		"                best (the default): where there is most room\n"
 		"  -d            detached: print the job's id and return; output goes to\n"
 		"                $XDG_STATE_HOME/migr/GPID.out (default ~/.local/state/migr)\n"
 		"  -j N          run N copies across the cluster; exit 0 if all succeed, else with\n"
@@ -214,8 +215,11 @@ int main(int argc, char **argv)
 	}
 	if (tag && ncopies == 1)
 		tag = 0;	/* one copy: its lines need no id */
-	if (ncopies > 1 && !node)
+	/* the daemon places the job where there is room, unless told */
+	if (!node)
 		node = "best";
+	else if (!strcmp(node, "here"))
+		node = NULL;
 
 	char **args = argv + optind;
 	char *resolved = resolve(args[0]);

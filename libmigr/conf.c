@@ -36,13 +36,20 @@ static int bad(struct parse *p, const char *fmt, ...)
 	return -1;
 }
 
+/* Words the tools read where a node name goes (mrun -n here|best, mmigrate GPID home): a
+ * node so named could not be named there. */
+static int name_reserved(const char *name)
+{
+	return !strcmp(name, "here") || !strcmp(name, "best") || !strcmp(name, "home");
+}
+
 static void defaults(struct migr_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	char host[256] = "";
 	if (gethostname(host, sizeof(host) - 1) == 0) {
 		host[strcspn(host, ".")] = '\0';
-		if (migr_name_valid(host))
+		if (migr_name_valid(host) && !name_reserved(host))
 			snprintf(c->node, sizeof(c->node), "%s", host);
 	}
 	c->listen.port = MIGR_DEFAULT_PORT;
@@ -151,6 +158,9 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 		if (nw != 2 || !migr_name_valid(w[1]))
 			return bad(p, "node: want one name of 1..%d letters, digits, '.', '_', '-'",
 				   MIGR_NAME_MAX);
+		if (name_reserved(w[1]))
+			return bad(p, "node: '%s' means something else to the tools: pick another "
+				   "name", w[1]);
 		snprintf(c->node, sizeof(c->node), "%s", w[1]);
 	} else if (!strcmp(k, "listen")) {
 		return parse_endpoint(p, k, w, nw, &c->listen);
