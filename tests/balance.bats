@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Load balancing on a real three-node cluster of one CPU each: jobs move by themselves to
-# where there is room, and only when they should.
+# Load balancing on a real three-node cluster of one CPU each: jobs start where there is
+# room, move by themselves to where there is room, and only when they should.
 
 load lib/cluster
 bats_require_minimum_version 1.5.0
@@ -17,8 +17,9 @@ teardown() {
 	cluster_down
 }
 
-# burners N [MRUN-OPTION...]: N CPU-bound jobs started on node1, detached
-# burners N [MRUN-OPTION...] [-- COMMAND...]: the command defaults to a shell spinning
+# burners N [MRUN-OPTION...] [-- COMMAND...]: N CPU-bound jobs started on node1 and run
+# there (-n here), detached, for the balancer to spread; the command defaults to a shell
+# spinning
 burners() {
 	local n=$1 opts=() cmd=(sh -c 'while :; do :; done')
 	shift
@@ -29,8 +30,21 @@ burners() {
 	[ "${1:-}" != -- ] || shift
 	[ $# -eq 0 ] || cmd=("$@")
 	for _ in $(seq "$n"); do
-		on node1 mrun -d "${opts[@]}" "${cmd[@]}" >/dev/null
+		on node1 mrun -d -n here "${opts[@]}" "${cmd[@]}" >/dev/null
 	done
+}
+
+# placed N [MRUN-OPTION...]: N CPU-bound jobs started with plain mrun on node1, detached
+placed() {
+	local n=$1
+	shift
+	for _ in $(seq "$n"); do
+		on node1 mrun -d "$@" sh -c 'while :; do :; done' >/dev/null
+	done
+}
+
+balancers_off() {
+	for n in node1 node2 node3; do on "$n" mctl balance off; done
 }
 
 # jobs_on NODE: how many jobs run there
@@ -50,11 +64,62 @@ total_moves() {
 	burners 9
 	wait_until 60 even
 	log=$(node_dir node1)/migrd.log
-	grep -q "balance: moving node1\.[0-9]* to node[23]: load [0-9.]*/CPU here, .* a gap of" "$log"
+	grep -q "balance: moving node1\.[0-9]* to node[23]\( ([0-9]* of [0-9]*)\)\?: load [0-9.]*/CPU here, .* a gap of" "$log"
 	# and then it stays even: nothing more moves
 	moves=$(total_moves)
 	sleep 3
 	[ "$(total_moves)" -eq "$moves" ]
+	even
+}
+
+@test "plain mrun places a burst over the nodes as it starts, with the balancer off" {
+	balancers_off
+	placed 9
+	# where each job started: nothing moved it
+	[ "$(total_moves)" -eq 0 ]
+	even
+	grep -q "node1\.[0-9]*: placed on node[23]: load [0-9.]*/CPU on node[23] with the job" \
+		"$(node_dir node1)/migrd.log"
+}
+
+@test "mrun -j spreads its copies the same way; -n here keeps jobs on this node" {
+	balancers_off
+	where='ip -o -4 addr show dev eth0'
+	on node1 mrun -d -n here sh -c 'while :; do :; done' >/dev/null
+	run on node1 mrun -j 5 sh -c "sleep 2; $where"
+	[ "$status" -eq 0 ]
+	n1=$(grep -c ' 10\.77\.0\.1/' <<<"$output")
+	n2=$(grep -c ' 10\.77\.0\.2/' <<<"$output")
+	n3=$(grep -c ' 10\.77\.0\.3/' <<<"$output")
+	[ $((n1 + n2 + n3)) -eq 5 ]
+	# node1 runs a job already: it takes at most its share of the five
+	[ "$n1" -le 2 ]
+	[ "$n2" -ge 1 ]
+	[ "$n3" -ge 1 ]
+	placed 5 -n here
+	[ "$(jobs_on node1)" -eq 6 ]
+	[ "$(jobs_on node2)" -eq 0 ]
+	[ "$(jobs_on node3)" -eq 0 ]
+	run on node1 mrun -j 2 -n here sh -c "$where"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c ' 10\.77\.0\.1/' <<<"$output")" -eq 2 ]
+}
+
+@test "a burst started on one node spreads long before the residency, each job moving once" {
+	cluster_down
+	MIGR_CLUSTER_CONF="balance-residency 60000" cluster_up 3 --cpus 1 --balance >/dev/null
+	burners 9
+	wait_until 30 even
+	# six moves, no job twice
+	[ "$(total_moves)" -eq 6 ]
+	on node1 mps --json | jq -e 'all(.[]; .moves <= 1)'
+	log=$(node_dir node1)/migrd.log
+	[ "$(grep -c "balance: moving" "$log")" -eq 6 ]
+	# node1 planned more than one move in a period
+	grep -q "balance: moving node1\.[0-9]* to node[23] (2 of [0-9]*): load" "$log"
+	# it stays even
+	sleep 3
+	[ "$(total_moves)" -eq 6 ]
 	even
 }
 
@@ -108,22 +173,25 @@ watch_moves() {
 }
 
 @test "no job moves twice within the minimum residency" {
-	start=$(date +%s%N)
+	seen=$BATS_TEST_TMPDIR/seen
+	watch_moves 30 "$seen" &
+	watcher=$!
 	burners 6
 	# once they have spread, node2 and node3 get loads of their own that do not move, so
 	# the jobs that just landed there are pushed on again
 	wait_until 40 sh -c "[ \$($CLUSTER run node1 mps --json | jq '[.[] | select(.node == \"node1\")] | length') -le 2 ]"
 	for n in node2 node2 node2 node3 node3 node3; do
-		on "$n" mrun -d --no-migrate sh -c 'while :; do :; done' >/dev/null
+		on "$n" mrun -d -n here --no-migrate sh -c 'while :; do :; done' >/dev/null
 	done
-	seen=$BATS_TEST_TMPDIR/seen
-	watch_moves 20 "$seen"
-	# per job: the times it changed node; consecutive changes (and the first, counted from
-	# its start) at least the residency apart, less the polling interval
-	awk -v start="$start" -v min=$(((RESIDENCY_MS - 400) * 1000000)) '
-		{ if (!($2 in node)) { node[$2] = $3; last[$2] = start; next }
+	wait "$watcher"
+	# per job: the times it changed node; consecutive changes at least the residency apart,
+	# less the polling interval (the first may come at once: a job that never moved may)
+	awk -v min=$(((RESIDENCY_MS - 400) * 1000000)) '
+		{ if (!($2 in node)) { node[$2] = $3; next }
 		  if ($3 != node[$2]) {
-			if ($1 - last[$2] < min) { print "moved too soon: " $2 " to " $3; bad = 1 }
+			if (($2 in last) && $1 - last[$2] < min) {
+				print "moved too soon: " $2 " to " $3; bad = 1
+			}
 			node[$2] = $3; last[$2] = $1; moves++
 		  } }
 		END { print moves + 0 " moves seen"; exit bad }' "$seen"
@@ -135,14 +203,14 @@ watch_moves() {
 	memjob=$MIGR_BUILDDIR/tests/tools/memjob
 	[ -x "$memjob" ] || skip "tests/tools/memjob not built (make check builds it)"
 	for _ in 1 2 3 4; do
-		on node1 mrun -d "$memjob" 200 1 >/dev/null	# a spinning thread: CPU-bound for sure
+		on node1 mrun -d -n here "$memjob" 200 1 >/dev/null	# a spinning thread: CPU-bound
 	done
 	gpids=$(on node1 mps --json | jq -r '.[].gpid' | sort)
 	log=$(node_dir node1)/migrd.log
 	wait_until 30 grep -q "balance: moving" "$log"
 	line=$(grep -m1 "balance: moving" "$log")
 	moving=$(sed 's/.*balance: moving \([^ ]*\) to \([^:]*\):.*/\1/' <<<"$line")
-	dest=$(sed 's/.*balance: moving \([^ ]*\) to \([^:]*\):.*/\2/' <<<"$line")
+	dest=$(sed 's/.*balance: moving \([^ ]*\) to \([^ :]*\).*/\2/' <<<"$line")
 	cluster stop "$dest" --kill
 	on node1 mctl balance off	# what stays on node1 stays, for the count below
 	wait_until 20 sh -c "$CLUSTER run node1 mctl nodes --json | jq -e '.[] | select(.name == \"$dest\") | .state == \"dead\"'"
