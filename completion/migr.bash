@@ -44,7 +44,7 @@ _migr_options()
 }
 
 # _migr_optarg TOOL OPTION: the argument OPTION takes as TOOL's --help writes it
-# ("NODE|best", "lazy|copy", "USER", "N"); nothing if it takes none.
+# ("NODE|here|best", "lazy|copy", "USER", "N"); nothing if it takes none.
 _migr_optarg()
 {
 	_migr_help "$1" |

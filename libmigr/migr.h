@@ -94,7 +94,7 @@ enum {
 };
 
 struct migr_run_request {
-	const char *node;	/* NULL or "": this node; "best": least loaded; else a name */
+	const char *node;	/* NULL or "": this node; "best": most room; else a name */
 	char *const *argv;	/* argv[0] resolved by the caller, NULL-terminated */
 	char *const *envp;	/* NULL-terminated */
 	const char *cwd;

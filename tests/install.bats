@@ -284,7 +284,7 @@ setup_completion() {
 	command -v jq >/dev/null || skip "jq not installed"
 	stub_cluster
 	run complete_line mrun -n ''
-	[ "$output" = "$(printf '%s\n' best node1 node2)" ]	# not node3: dead
+	[ "$output" = "$(printf '%s\n' best here node1 node2)" ]	# not node3: dead
 	run complete_line mps -n node
 	[ "$output" = "$(printf '%s\n' node1 node2)" ]
 	run complete_line mmigrate ''
@@ -306,7 +306,7 @@ setup_completion() {
 	stub_cluster
 	without_jq
 	run complete_line mrun -n ''
-	[ "$output" = "$(printf '%s\n' best node1 node2)" ]
+	[ "$output" = "$(printf '%s\n' best here node1 node2)" ]
 	run complete_line mkill ''
 	[ "$output" = "$(printf '%s\n' node1.7 node2.1)" ]
 	run complete_line mmigrate node2.1 n
@@ -317,7 +317,7 @@ setup_completion() {
 	setup_completion
 	export MIGR_SOCKET=$BATS_TEST_TMPDIR/none.sock
 	run complete_line mrun -n ''
-	[ "$output" = "best" ]
+	[ "$output" = "$(printf '%s\n' best here)" ]
 	run complete_line mkill ''
 	[ -z "$output" ]
 }
