@@ -325,8 +325,8 @@ int movable_inspect(pid_t init, struct holds *h)
 	h->processes = (unsigned)s.npids;
 	for (size_t i = 0; i < s.npids; i++)
 		scan_fds(&s, s.pids[i]);
-	qsort(s.sockets.v, s.sockets.n, sizeof(*s.sockets.v), cmp_u64);
-	if (s.sockets.n) {
+	if (s.sockets.n) {	/* none: v is NULL, which qsort may not be given */
+		qsort(s.sockets.v, s.sockets.n, sizeof(*s.sockets.v), cmp_u64);
 		scan_tcp(&s, init, "tcp");
 		scan_tcp(&s, init, "tcp6");
 		scan_unix(&s);
