@@ -94,7 +94,7 @@ gone() {
 
 @test "down ends a job that ignores SIGHUP and SIGTERM, and removes its cgroup" {
 	cluster up 2
-	gpid=$(on node1 mrun -d sh -c 'trap "" HUP TERM; while :; do sleep 1; done')
+	gpid=$(on node1 mrun -d -n here sh -c 'trap "" HUP TERM; while :; do sleep 1; done')
 	wait_until 5 grep -q . /sys/fs/cgroup/cpu/migr-cluster/node1/cgroup.procs
 	pids=$(cat /sys/fs/cgroup/cpu/migr-cluster/node1/cgroup.procs)
 	[ -n "$pids" ]

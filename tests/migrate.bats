@@ -41,7 +41,7 @@ continuous() {
 
 @test "a 300 MiB job keeps its memory across lazy and copy moves, and comes home" {
 	out=$BATS_TEST_TMPDIR/out
-	bg_on node1 mrun "$MEMJOB" 300 >"$out"
+	bg_on node1 mrun -n here "$MEMJOB" 300 >"$out"
 	mrun_pid=$BG_PID
 	wait_until 30 grep -q "^2 ok" "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 300")) | .gpid')
@@ -72,7 +72,7 @@ continuous() {
 
 @test "output keeps flowing to mrun across three moves; the exit status comes back" {
 	out=$BATS_TEST_TMPDIR/out
-	on node1 mrun sh -c 'i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 7' \
+	on node1 mrun -n here sh -c 'i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 7' \
 		>"$out" &
 	mrun_pid=$!
 	wait_until 10 grep -q "^3$" "$out"
@@ -98,7 +98,7 @@ while True:
     i += 1; print(i); time.sleep(0.1)'"; do
 		out=$BATS_TEST_TMPDIR/out
 		: >"$out"
-		gpid=$(on node1 sh -c "XDG_STATE_HOME=$BATS_TEST_TMPDIR mrun -d $job")
+		gpid=$(on node1 sh -c "XDG_STATE_HOME=$BATS_TEST_TMPDIR mrun -d -n here $job")
 		wait_until 15 sh -c "[ \$(wc -l < $BATS_TEST_TMPDIR/migr/$gpid.out) -ge 3 ]"
 		on node1 mmigrate "$gpid" node2
 		on node2 mmigrate "$gpid" node3
@@ -117,7 +117,7 @@ while True:
 	f=$BATS_TEST_TMPDIR/appended
 	: >"$f"
 	chmod 666 "$f"
-	on node1 mrun sh -c "i=0; while [ \$i -lt 80 ]; do i=\$((i+1)); echo \$i >> $f; sleep 0.05; done" &
+	on node1 mrun -n here sh -c "i=0; while [ \$i -lt 80 ]; do i=\$((i+1)); echo \$i >> $f; sleep 0.05; done" &
 	mrun_pid=$!
 	wait_until 10 grep -q "^3$" "$f"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("appended")) | .gpid')
@@ -130,7 +130,7 @@ while True:
 @test "an ordinary user's job moves like root's and stays that user, without capabilities" {
 	out=$BATS_TEST_TMPDIR/out
 	bg_on node1 setpriv --reuid=65534 --regid=65534 --clear-groups env PATH="$USER_BIN:/usr/bin:/bin" \
-		LD_LIBRARY_PATH="$USER_PREFIX/lib" mrun sh -c 'while :; do grep -E "^(Uid|CapEff|NoNewPrivs)" /proc/self/status | tr "\n" " "; echo; sleep 0.2; done' >"$out"
+		LD_LIBRARY_PATH="$USER_PREFIX/lib" mrun -n here sh -c 'while :; do grep -E "^(Uid|CapEff|NoNewPrivs)" /proc/self/status | tr "\n" " "; echo; sleep 0.2; done' >"$out"
 	mrun_pid=$BG_PID
 	wait_until 10 grep -q Uid "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.user == "nobody") | .gpid')
@@ -174,7 +174,7 @@ while True:
 }
 
 @test "a job CRIU cannot move (a TCP connection) stays where it was, and CRIU's reason is shown" {
-	gpid=$(on node1 mrun -d bash -c 'exec 3<>/dev/tcp/10.77.0.2/7470; sleep 60')
+	gpid=$(on node1 mrun -d -n here bash -c 'exec 3<>/dev/tcp/10.77.0.2/7470; sleep 60')
 	sleep 1
 	run on node1 mmigrate "$gpid" node3
 	[ "$status" -eq 1 ]
@@ -237,7 +237,7 @@ while True:
 
 @test "the destination dying mid-move leaves exactly one copy, running on the source" {
 	out=$BATS_TEST_TMPDIR/out
-	bg_on node1 mrun "$MEMJOB" 256 >"$out"
+	bg_on node1 mrun -n here "$MEMJOB" 256 >"$out"
 	mrun_pid=$BG_PID
 	wait_until 30 grep -q "^2 ok" "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 256")) | .gpid')
@@ -268,7 +268,7 @@ while True:
 
 @test "page traffic goes only over the peer link: no page-server port is opened" {
 	out=$BATS_TEST_TMPDIR/out
-	bg_on node1 mrun "$MEMJOB" 512 >"$out"
+	bg_on node1 mrun -n here "$MEMJOB" 512 >"$out"
 	mrun_pid=$BG_PID
 	wait_until 40 grep -q "^1 ok" "$out"
 	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("memjob 512")) | .gpid')

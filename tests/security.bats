@@ -110,7 +110,7 @@ node_of() {
 	out=$WORK/swap.out
 	bg_on node1 setpriv --reuid=65534 --regid=65534 --clear-groups \
 		env PATH="$USER_BIN:/usr/bin:/bin" LD_LIBRARY_PATH="$USER_PREFIX/lib" \
-		mrun python3 -u -c "
+		mrun -n here python3 -u -c "
 import os, time
 fd = os.open('$d/f', os.O_RDWR)
 while True:
