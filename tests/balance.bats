@@ -53,7 +53,10 @@ jobs_on() {
 }
 
 even() {
-	[ "$(jobs_on node1)" -eq 3 ] && [ "$(jobs_on node2)" -eq 3 ] && [ "$(jobs_on node3)" -eq 3 ]
+	local a b c
+	a=$(jobs_on node1) b=$(jobs_on node2) c=$(jobs_on node3)
+	echo "jobs on node1..3: $a $b $c"
+	[ "$a" -eq 3 ] && [ "$b" -eq 3 ] && [ "$c" -eq 3 ]
 }
 
 total_moves() {
