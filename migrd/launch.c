@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "launch.h"
 #include "xmalloc.h"
 
@@ -97,7 +98,7 @@ static char *const init_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
 static void child_setup(const int fds[3], int spec_fd, const char *cgroup, int status_fd)
 {
-	char path[PATH_MAX + 64], buf[32];
+	char path[PATH_MAX + 64];
 
 	/* migrd blocks signals for its signalfd; a job starts with none blocked or ignored */
 	sigset_t none;
@@ -106,14 +107,8 @@ static void child_setup(const int fds[3], int spec_fd, const char *cgroup, int s
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 
-	if (cgroup && *cgroup) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/cpu/%s/cgroup.procs", cgroup);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		int len = snprintf(buf, sizeof(buf), "%d", (int)getpid());
-		if (fd < 0 || write(fd, buf, (size_t)len) != len)
-			child_fail(status_fd, path);
-		close(fd);
-	}
+	if (cgroup_join(cgroup, getpid(), path, sizeof(path)) < 0)
+		child_fail(status_fd, path);
 	/* 0-2 the job's stdio, 3 its description, 4 the status pipe: move the last two out
 	 * of the way first, so no dup2 below overwrites another */
 	spec_fd = fcntl(spec_fd, F_DUPFD, 10);

@@ -7,17 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "load.h"
 
 #define LOAD_SMOOTHING 0.5	/* weight of the newest sample: reacts in a few periods */
 
 static char tasks_path[PATH_MAX];
+static char cgroup_name[PATH_MAX - 64];
 static double smoothed = -1;
 static uint64_t samples;
 
 void load_init(const char *cgroup)
 {
 	tasks_path[0] = '\0';
+	snprintf(cgroup_name, sizeof(cgroup_name), "%s", cgroup ? cgroup : "");
 	if (cgroup && *cgroup)
 		snprintf(tasks_path, sizeof(tasks_path), "/sys/fs/cgroup/cpu/%s/tasks", cgroup);
 }
@@ -88,7 +91,7 @@ void load_sample(double cpus, double *load, uint64_t *mem_free_kb)
 	smoothed = smoothed < 0 ? now : LOAD_SMOOTHING * now + (1 - LOAD_SMOOTHING) * smoothed;
 	samples++;
 	*load = smoothed;
-	*mem_free_kb = mem_available_kb();
+	*mem_free_kb = cgroup_mem_free_kb(cgroup_name, mem_available_kb());
 }
 
 uint64_t load_samples(void)

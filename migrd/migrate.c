@@ -30,6 +30,7 @@
 
 #include "balance.h"
 #include "bulk.h"
+#include "cgroup.h"
 #include "control.h"
 #include "job.h"
 #include "jobs.h"
@@ -824,25 +825,18 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 
 /* ---- destination ---- */
 
-/* Restored tasks join the node's cgroup, like a job started here. */
+/* Restored tasks join the node's cgroups, like a job started here. */
 static void join_cgroup(pid_t pid)
 {
-	char path[PATH_MAX + 64], buf[32];
+	char failed[PATH_MAX];
 	if (!migrd.conf.cgroup[0])
-		return;
-	snprintf(path, sizeof(path), "/sys/fs/cgroup/cpu/%s/cgroup.procs", migrd.conf.cgroup);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
 		return;
 	pid_t *pids = xmalloc(PROCTREE_MAX * sizeof(*pids));
 	size_t n = proctree_list(pid, pids, PROCTREE_MAX);
-	for (size_t i = 0; i < n; i++) {
-		int len = snprintf(buf, sizeof(buf), "%d", (int)pids[i]);
-		if (write(fd, buf, (size_t)len) < 0 && i == 0)
-			log_warn("%s", path);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (cgroup_join(migrd.conf.cgroup, pids[i], failed, sizeof(failed)) < 0 && i == 0)
+			log_warn("%s", failed);
 	free(pids);
-	close(fd);
 }
 
 static void refuse(const char *to, const char *gpid, uint64_t id, const char *why)
