@@ -229,3 +229,70 @@ watch_moves() {
 		[ "$(jq -r --arg g "$moving" '.[] | select(.gpid == $g) | .node' <<<"$output")" != "$dest" ]
 	fi
 }
+
+# mem_free_mib NODE: the free memory NODE reports for itself, in MiB
+mem_free_mib() {
+	on "$1" mctl nodes --json | jq --arg n "$1" '.[] | select(.name == $n) | .mem_free_kb / 1024 | floor'
+}
+
+# memcg NODE FILE: a file of the node's memory cgroup
+memcg() {
+	cat "/sys/fs/cgroup/memory/migr-cluster/$1/$2"
+}
+
+@test "memory: a node's capacity is its memory cgroup's limit, and it reports what is free in it" {
+	cluster_down
+	cluster_up 3 --cpus 1 --mem 1G,4G --balance >/dev/null
+	[ "$(memcg node1 memory.limit_in_bytes)" -eq $((1024 * 1024 * 1024)) ]
+	[ "$(memcg node3 memory.limit_in_bytes)" -eq $((4096 * 1024 * 1024)) ]	# the last repeats
+	free1=$(mem_free_mib node1)
+	[ "$free1" -le 1024 ] && [ "$free1" -ge 900 ]
+	on node1 mrun -d -n here "$MIGR_BUILDDIR/tests/tools/memjob" 300 idle >/dev/null
+	# the job's memory is counted in node1's cgroup: its free memory drops by about that
+	wait_until 10 sh -c "[ \$($CLUSTER run node1 mctl nodes --json |
+		jq '.[] | select(.name == \"node1\") | .mem_free_kb / 1024 | floor') -le $((free1 - 280)) ]"
+	[ "$(mem_free_mib node2)" -ge 3800 ]
+}
+
+@test "memory: jobs that overfill a small node move to roomier ones before it runs out" {
+	cluster_down
+	cluster_up 3 --cpus 1 --mem 1G,4G,4G --balance >/dev/null
+	for _ in 1 2 3; do	# 840 MiB of 1 GiB: under balance-mem-low's 256 MiB free
+		on node1 mrun -d -n here "$MIGR_BUILDDIR/tests/tools/memjob" 280 idle >/dev/null
+	done
+	gpids=$(on node1 mps --json | jq -r '.[].gpid' | sort)
+	[ "$(wc -w <<<"$gpids")" -eq 3 ]
+	log=$(node_dir node1)/migrd.log
+	wait_until 60 grep -q "balance: moving node1\.[0-9]* to node[23].*: memory: [0-9]* MiB free here" "$log"
+	wait_until 60 sh -c "[ \$($CLUSTER run node1 mps --json | jq '[.[] | select(.node == \"node1\")] | length') -le 2 ]"
+	wait_until 10 sh -c "[ \$($CLUSTER run node1 mctl nodes --json |
+		jq '.[] | select(.name == \"node1\") | .mem_free_kb / 1024 | floor') -ge 256 ]"
+	# all three still run, none was killed, and node1 never reached its limit
+	run on node1 mps --json
+	[ "$(jq -r '.[] | select(.state != "Z") | .gpid' <<<"$output" | sort)" = "$gpids" ]
+	[ "$(memcg node1 memory.failcnt)" -eq 0 ]
+	memcg node1 memory.oom_control | grep -qx "oom_kill 0"
+	# then it is settled: no job moved twice, nothing moves any more (while they filled
+	# their memory they were also CPU-bound: a CPU move may have come first)
+	grep "balance: moving" "$log"
+	moved=$(on node1 mps --json | jq '[.[] | .moves] | add')
+	[ "$(on node1 mps --json | jq '[.[] | .moves] | max')" -le 1 ]
+	sleep 3
+	[ "$(on node1 mps --json | jq '[.[] | .moves] | add')" -eq "$moved" ]
+}
+
+@test "memory: a move to a node without room for the job is refused and says why" {
+	cluster_down
+	cluster_up 3 --cpus 1 --mem 4G,300M,4G >/dev/null
+	gpid=$(on node1 mrun -d -n here "$MIGR_BUILDDIR/tests/tools/memjob" 280 idle)
+	wait_until 10 sh -c "[ \$($CLUSTER run node1 mps --json | jq --arg g $gpid '.[] | select(.gpid == \$g) | .rss_kb') -ge $((270 * 1024)) ]"
+	run on node1 mmigrate "$gpid" node2
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"node2 has no room: "*" kB free"* ]]
+	[ "${#lines[@]}" -eq 1 ]
+	# it stays where it was, and runs on
+	[ "$(on node1 mps --json | jq -r --arg g "$gpid" '.[] | select(.gpid == $g) | .node')" = node1 ]
+	run on node1 mmigrate "$gpid" node3
+	[ "$status" -eq 0 ]
+}
