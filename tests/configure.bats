@@ -15,7 +15,7 @@ setup() {
 	cp -a "$SRC/libmigr/migr.h" "$SRC/libmigr/libmigr.pc.in" "$work/libmigr/"
 	# pkg-config files of the real dependencies, to hide one at a time
 	pcdir=$(mktemp -d)
-	for pc in libnl-3.0 libnl-genl-3.0 libcap libsodium libcrypto; do
+	for pc in libnl-3.0 libnl-genl-3.0 libcap libsodium libcrypto ncursesw; do
 		ln -s "$(pkg-config --variable=pcfiledir "$pc")/$pc.pc" "$pcdir/$pc.pc"
 	done
 }
@@ -60,6 +60,13 @@ configure_with() {
 	run configure_with
 	[ "$status" -ne 0 ]
 	[[ $output == *"libsodium not found"*"libsodium-dev"* ]]
+}
+
+@test "configure names a missing ncursesw (mmon's screen) and the package to install" {
+	rm "$pcdir/ncursesw.pc"
+	run configure_with
+	[ "$status" -ne 0 ]
+	[[ $output == *"ncursesw not found"*"apt-get install libncurses-dev"* ]]
 }
 
 @test "configure names a missing criu and how to get one" {
