@@ -1,4 +1,4 @@
-# bash completion for migr's tools: mrun, mps, mmigrate, mkill and mctl.     -*- sh -*-
+# bash completion for migr's tools: mrun, mps, mmigrate, mkill, mctl and mmon.     -*- sh -*-
 #
 # Options, their arguments and mctl's commands are read from each tool's --help, so the
 # completion follows the tools; node names come from `mctl nodes --json' and job ids from
@@ -131,7 +131,7 @@ _migr_add()
 	done
 }
 
-# _migr_complete: the completion of all five tools.
+# _migr_complete: the completion of all six tools.
 _migr_complete()
 {
 	local tool=${COMP_WORDS[0]} cur=${COMP_WORDS[COMP_CWORD]} prev=
@@ -233,4 +233,4 @@ _migr_spec()
 	printf '%s\n' "$spec"
 }
 
-complete -F _migr_complete mrun mps mmigrate mkill mctl
+complete -F _migr_complete mrun mps mmigrate mkill mctl mmon

@@ -37,11 +37,11 @@ setup() {
 @test "make install DESTDIR installs every file a package ships" {
 	local f missing=()
 	for f in "$sbindir/migrd" \
-		"$bindir"/{mrun,mps,mmigrate,mkill,mctl} \
+		"$bindir"/{mrun,mps,mmigrate,mkill,mctl,mmon} \
 		"$pkglibexecdir"/{migr-init,migr-move} \
 		"$libdir/libmigr.so" "$libdir/libmigr.so.0" \
 		"$includedir/migr.h" "$pkgconfigdir/libmigr.pc" \
-		"$mandir"/man1/{mrun,mps,mmigrate,mkill,mctl}.1 "$mandir/man3/libmigr.3" \
+		"$mandir"/man1/{mrun,mps,mmigrate,mkill,mctl,mmon}.1 "$mandir/man3/libmigr.3" \
 		"$mandir/man5/migrd.conf.5" "$mandir/man8/migrd.8" \
 		"$docdir/examples/migrd.conf"; do
 		[ -e "$DEST$f" ] || missing+=("$f")
@@ -51,12 +51,12 @@ setup() {
 			missing+=("$systemdsystemunitdir/migrd.service")
 	fi
 	if [ -n "$bashcompletiondir" ]; then
-		for f in mrun mps mmigrate mkill mctl; do
+		for f in mrun mps mmigrate mkill mctl mmon; do
 			[ -e "$DEST$bashcompletiondir/$f" ] || missing+=("$bashcompletiondir/$f")
 		done
 	fi
 	[ "${#missing[@]}" -eq 0 ] || { printf 'missing: %s\n' "${missing[@]}"; false; }
-	for f in "$sbindir/migrd" "$bindir"/{mrun,mps,mmigrate,mkill,mctl} \
+	for f in "$sbindir/migrd" "$bindir"/{mrun,mps,mmigrate,mkill,mctl,mmon} \
 		"$pkglibexecdir"/{migr-init,migr-move}; do
 		[ -x "$DEST$f" ]
 	done
@@ -228,13 +228,13 @@ setup_completion() {
 @test "completion: every tool is completed, by one script" {
 	setup_completion
 	local t
-	for t in mps mmigrate mkill mctl; do
+	for t in mps mmigrate mkill mctl mmon; do
 		cmp "$DEST$bashcompletiondir/mrun" "$DEST$bashcompletiondir/$t"
 	done
-	run bash --norc -c 'source "$1" && complete -p mrun mps mmigrate mkill mctl' x \
+	run bash --norc -c 'source "$1" && complete -p mrun mps mmigrate mkill mctl mmon' x \
 		"$DEST$bashcompletiondir/mrun"
 	[ "$status" -eq 0 ]
-	[ "$(grep -c -- '-F _migr_complete' <<<"$output")" -eq 5 ]
+	[ "$(grep -c -- '-F _migr_complete' <<<"$output")" -eq 6 ]
 }
 
 @test "completion: options come from each tool's --help" {
@@ -251,6 +251,8 @@ setup_completion() {
 	[ "$output" = "-s" ]
 	run complete_line mctl nodes --j
 	[ "$output" = "--json" ]
+	run complete_line mmon -
+	[ "$output" = "$(printf '%s\n' --once -d -s)" ]
 }
 
 @test "completion: option arguments and mctl's commands" {
@@ -273,7 +275,11 @@ setup_completion() {
 	[ "$output" = "$(printf '%s\n' balance keygen leave nodes status)" ]
 	run complete_line mctl balance ''
 	[ "$output" = "$(printf '%s\n' off on)" ]
-	run complete_line mctl keygen "$DEST$bashcompletiondir/mm"
+	run complete_line mmon -s ''
+	[ "$output" = "$(printf '%s\n' jobs load mem name)" ]
+	run complete_line mmon -d ''
+	[ -z "$output" ]
+	run complete_line mctl keygen "$DEST$bashcompletiondir/mmi"
 	[ "$output" = "$DEST$bashcompletiondir/mmigrate" ]
 	run complete_line mrun -- bas
 	[[ $output == *bash* ]]
