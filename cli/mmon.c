@@ -154,6 +154,7 @@ struct out {
 	int row;		/* the next row on the screen */
 	int last_row;		/* the first row not to draw on (the help line's) */
 	int bar_width;
+	const char *clock;	/* drawn at the right of the first row, if it fits */
 };
 
 static void emit(struct out *o, enum line_kind kind, const char *fmt, ...)
@@ -184,6 +185,8 @@ static void emit(struct out *o, enum line_kind kind, const char *fmt, ...)
 		mvhline(o->row, 0, ' ', COLS);
 	mvaddnstr(o->row, 0, line, COLS);
 	attrset(A_NORMAL);
+	if (o->row == 0 && o->clock && strlen(line) + 1 + strlen(o->clock) <= (size_t)COLS)
+		mvaddstr(0, COLS - (int)strlen(o->clock), o->clock);
 	o->row++;
 }
 
@@ -310,23 +313,20 @@ static void draw_screen(struct snapshot *s, double delay)
 {
 	/* the bar takes what the figures leave, within reason */
 	int bar = COLS - (name_width(s) + 1 + 8 + 7 + 6 + 10 + 6);
+	char clock[16];
+	time_t t = time(NULL);
+	strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&t));
 	struct out o = {
 		.screen = 1,
 		.last_row = LINES - 1,
 		.bar_width = bar < 10 ? 10 : bar > 60 ? 60 : bar,
+		.clock = clock,
 	};
 	erase();
 	emit_frame(&o, s, delay);
-	char clock[16];
-	time_t t = time(NULL);
-	strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&t));
-	if (COLS > 20)
-		mvaddstr(0, COLS - (int)strlen(clock), clock);
-	char help[128];
-	snprintf(help, sizeof(help), "q quit  sort: c load  m free memory  j jobs  n name");
 	attrset(A_REVERSE);
 	mvhline(LINES - 1, 0, ' ', COLS);
-	mvaddnstr(LINES - 1, 0, help, COLS);
+	mvaddnstr(LINES - 1, 0, "q quit  sort: c load  m free memory  j jobs  n name", COLS);
 	attrset(A_NORMAL);
 	refresh();
 }

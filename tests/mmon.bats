@@ -124,7 +124,7 @@ session_gone() {
 	start_screen "$CLUSTER run node1 mmon -s name"
 	wait_until 10 screen_has '^node3 '
 	screen
-	screen_has '^mmon: 3 nodes, 3 alive, 1 job, as node1 sees them; sorted by name'
+	screen_has '^mmon: 3 nodes, 3 alive, 1 job, as node1 sees them; sorted by name  *[0-9][0-9]:[0-9][0-9]:[0-9][0-9]$'
 	[ "$(row_of '^node1\*')" -lt "$(row_of '^node2 ')" ]
 	[ "$(row_of '^node2 ')" -lt "$(row_of '^node3 ')" ]
 	screen_has "^$GPID  *node2 "
@@ -153,6 +153,8 @@ session_gone() {
 	wait_until 5 eval '[ "$(screen | sed -n 12p)" = "q quit  sort: c load  m free memory  j jobs  n name" ]'
 	screen
 	[ "$(screen | wc -l)" -eq 12 ]
+	# the title is too long for the clock beside it: no clock rather than a clock over it
+	screen_has '^mmon: 3 nodes, 3 alive, 1 job, as node1 sees them; sorted by load$'
 	# no line is wider than the window: the bar shrank, the long lines were cut
 	[ "$(screen | awk '{ if (length($0) > w) w = length($0) } END { print w }')" -le 70 ]
 	screen_has '^node3 '
@@ -172,6 +174,12 @@ session_gone() {
 	ln -s "$(node_dir node1)/migrd.sock" "$sock"
 	wait_until 10 screen_has '^node3 '
 	! screen_has 'cannot reach migrd'
+	# and goes away again: said so, the last figures kept below with their time
+	rm "$sock"
+	wait_until 10 screen_has "cannot reach migrd at $sock"
+	screen
+	screen_has '^the figures below are from [0-9][0-9]:[0-9][0-9]:[0-9][0-9]$'
+	screen_has '^node3 '
 	tmux -L "$TMUX_NAME" send-keys -t mmon q
 	wait_until 5 session_gone
 }
