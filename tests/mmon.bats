@@ -183,3 +183,11 @@ session_gone() {
 	tmux -L "$TMUX_NAME" send-keys -t mmon q
 	wait_until 5 session_gone
 }
+
+@test "full screen: a terminal curses does not know is one line and exit 1, not a crash" {
+	start_screen "TERM=bogus $MIGR_BUILDDIR/cli/mmon; echo exit=\$?; sleep 60"
+	wait_until 5 screen_has '^exit='
+	screen
+	screen_has '^mmon: cannot drive the terminal (TERM=bogus); mmon --once prints one frame$'
+	screen_has '^exit=1$'
+}
