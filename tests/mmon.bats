@@ -11,8 +11,9 @@ setup_file() {
 	# a job that uses no CPU, so it stays on node2 whatever the balancer thinks
 	GPID=$(on node1 mrun -d -n node2 sleep 600)
 	export GPID
-	# tmux's own server, found by this name only: teardown kills it and nothing else
-	export TMUX_NAME=migrtest-$$
+	# tmux's own server, found by this name only: teardown kills it and nothing else; its
+	# socket under the suite's directory, as tmux leaves the file behind when it exits
+	export TMUX_NAME=migrtest-$$ TMUX_TMPDIR=$BATS_FILE_TMPDIR
 	wait_until 10 node_jobs_seen node2 1
 }
 
