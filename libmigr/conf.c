@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "cpufeat.h"
 
 #define LINE_MAX_LEN 1024
 #define WORDS_MAX 8
@@ -69,6 +70,7 @@ static void defaults(struct migr_config *c)
 	c->balance_margin = 0.25;
 	c->balance_residency_ms = 10000;
 	c->balance_mem_low_kb = 256 * 1024;
+	c->cpu_strict = 1;
 	c->peer_root_jobs = 1;
 	c->max_user_jobs = 1000;
 }
@@ -217,6 +219,19 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 		if (parse_count(p, k, w, nw, "MiB", 0, 1UL << 30, &v) < 0)
 			return -1;
 		c->balance_mem_low_kb = (uint64_t)v * 1024;
+	} else if (!strcmp(k, "cpu-check")) {
+		if (nw != 2 || (strcmp(w[1], "strict") && strcmp(w[1], "off")))
+			return bad(p, "cpu-check: want strict or off");
+		c->cpu_strict = !strcmp(w[1], "strict");
+	} else if (!strcmp(k, "test-cpu-hide")) {
+		if (nw < 2)
+			return bad(p, "test-cpu-hide: want CPU features, as /proc/cpuinfo names them");
+		for (int i = 1; i < nw; i++) {
+			int b = cpufeat_bit(w[i]);
+			if (b < 0)
+				return bad(p, "test-cpu-hide: '%s' is not a CPU feature migr tracks", w[i]);
+			c->cpu_features_hidden |= 1ULL << b;
+		}
 	} else if (!strcmp(k, "peer-root-jobs")) {
 		if (nw != 2 || (strcmp(w[1], "yes") && strcmp(w[1], "no")))
 			return bad(p, "peer-root-jobs: want yes or no");
@@ -327,6 +342,17 @@ void migr_config_print(const struct migr_config *c, FILE *f)
 	fprintf(f, "balance-margin %g\n", c->balance_margin);
 	fprintf(f, "balance-residency %u\n", c->balance_residency_ms);
 	fprintf(f, "balance-mem-low %llu\n", (unsigned long long)(c->balance_mem_low_kb / 1024));
+	fprintf(f, "cpu-check %s\n", c->cpu_strict ? "strict" : "off");
+	if (c->cpu_features_hidden) {
+		fprintf(f, "test-cpu-hide");
+		for (int b = 0; b < 64; b++) {
+			char name[64];
+			if ((c->cpu_features_hidden >> b & 1) &&
+			    cpufeat_names(1ULL << b, name, sizeof(name)))
+				fprintf(f, " %s", name);
+		}
+		fprintf(f, "\n");
+	}
 	fprintf(f, "peer-root-jobs %s\n", c->peer_root_jobs ? "yes" : "no");
 	fprintf(f, "max-user-jobs %u\n", c->max_user_jobs);
 	if (c->test_pause_at[0])

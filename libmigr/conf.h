@@ -36,6 +36,8 @@ struct migr_config {
 	double balance_margin;		/* load per CPU a move must gain beyond its cost */
 	unsigned balance_residency_ms;	/* a job stays at least this long where it landed */
 	uint64_t balance_mem_low_kb;	/* below this much free memory, jobs move out */
+	int cpu_strict;			/* refuse moves to a CPU lacking a feature of the source's */
+	uint64_t cpu_features_hidden;	/* for tests: features this node pretends to lack */
 	/* jobs and trust */
 	int peer_root_jobs;		/* peers may start and restore uid 0 jobs here */
 	unsigned max_user_jobs;		/* jobs one (non-root) user may run here; 0: no bound */

@@ -268,6 +268,7 @@ static void vector_encode(struct mw *w, const struct migr_vector *v)
 	mw_u32(w, v->cpus_milli);
 	mw_u64(w, v->mem_free_kb);
 	mw_u32(w, v->jobs);
+	mw_u64(w, v->cpu_features);
 }
 
 static void vector_decode(struct mr *r, struct migr_vector *v)
@@ -276,6 +277,7 @@ static void vector_decode(struct mr *r, struct migr_vector *v)
 	v->cpus_milli = mr_u32(r);
 	v->mem_free_kb = mr_u64(r);
 	v->jobs = mr_u32(r);
+	v->cpu_features = mr_u64(r);
 }
 
 int migr_gossip_type(uint8_t type)
@@ -332,7 +334,7 @@ void migr_gossip_encode(struct mw *w, const struct migr_gossip_msg *m)
 
 size_t migr_gossip_size(const struct migr_gossip_msg *m)
 {
-	enum { VECTOR = 4 + 4 + 8 + 4 };
+	enum { VECTOR = 4 + 4 + 8 + 4 + 8 };
 	int ext = extended(m);
 	size_t n = 2;
 	switch (ext ? m->type : MSG_GOSSIP) {

@@ -14,8 +14,9 @@
 
 #include "migr.h"
 
-#define MIGR_PROTO_VERSION 3	/* 2: moves carry their pages on channels of their own;
-				 * 3: a job's row says what keeps it from moving */
+#define MIGR_PROTO_VERSION 4	/* 2: moves carry their pages on channels of their own;
+				 * 3: a job's row says what keeps it from moving;
+				 * 4: SWIM's gossip kinds, a load vector carries CPU features */
 #define MIGR_FRAME_HDR 8
 #define MIGR_FRAME_MAX (256 * 1024)	/* payload bound, for every message type */
 
@@ -141,6 +142,7 @@ struct migr_vector {
 	uint32_t cpus_milli;	/* CPU capacity, x1000 */
 	uint64_t mem_free_kb;
 	uint32_t jobs;
+	uint64_t cpu_features;	/* the CPU's instruction-set extensions (cpufeat.h) */
 };
 
 /* An entry's status. MSG_GOSSIP carries what the node itself said (alive, left); the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "balance.h"
+#include "cpufeat.h"
 #include "jobs.h"
 #include "load.h"
 #include "log.h"
@@ -160,13 +161,17 @@ static void peer_view(const struct gossip_node *n, struct bal_node *b, uint64_t 
 	b->mem_free_kb = n->vec.mem_free_kb;
 }
 
-/* The live peers as this node sees them; *np of them. */
-static struct bal_node *peers_view(size_t *np, uint64_t now)
+/* The live peers as this node sees them; *np of them. For moves, only those whose CPU has
+ * every feature this one has: a job started here may use them (cpu-check strict). */
+static struct bal_node *peers_view(size_t *np, uint64_t now, int for_moves)
 {
 	struct bal_node *peers = xcalloc(migrd.gossip.count + 1, sizeof(*peers));
 	size_t n = 0;
 	for (uint32_t i = 1; i < migrd.gossip.count; i++) {
 		const struct gossip_node *g = &migrd.gossip.nodes[i];
+		if (for_moves && migrd.conf.cpu_strict &&
+		    cpufeat_missing(migrd.cpu_features, g->vec.cpu_features))
+			continue;
 		if (g->state == MIGR_NODE_ALIVE && g->vec.cpus_milli > 0)
 			peer_view(g, &peers[n++], now);
 	}
@@ -193,7 +198,7 @@ const char *balance_place_job(char *why, size_t whylen)
 	uint64_t now = loop_now();
 	params(&p);
 	balance_self(&self);
-	struct bal_node *peers = peers_view(&npeers, now);
+	struct bal_node *peers = peers_view(&npeers, now, 0);
 	size_t k = balance_place(&p, &self, peers, npeers, why, whylen);
 	const char *node = migrd.conf.node;
 	if (k < npeers) {
@@ -279,7 +284,7 @@ static void tick(void *arg)
 	size_t npeers;
 	params(&p);
 	balance_self(&self);
-	struct bal_node *peers = peers_view(&npeers, now);
+	struct bal_node *peers = peers_view(&npeers, now, 1);
 	struct bal_job *jobs = NULL;
 	size_t njobs = jobs_balance_candidates(&jobs, now);
 	struct bal_decision d[PLAN_MAX];

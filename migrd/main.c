@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "checks.h"
+#include "cpufeat.h"
 #include "control.h"
 #include "balance.h"
 #include "jobs.h"
@@ -131,6 +132,7 @@ static void gossip_period(void *arg)
 	v.mem_free_kb = migrd.mem_free_kb;
 	jobs_sample();
 	v.jobs = jobs_running_here();
+	v.cpu_features = migrd.cpu_features;
 	uint64_t now = loop_now();
 	gossip_set_vector(&migrd.gossip, &v, now);
 	gossip_tick(&migrd.gossip, now);
@@ -344,6 +346,7 @@ int main(int argc, char **argv)
 	migrd.started_at = loop_now();
 	setup_signals();
 	load_init(migrd.conf.cgroup);
+	migrd.cpu_features = cpufeat_machine() & ~migrd.conf.cpu_features_hidden;
 	jobs_init();
 	balance_init();
 	taskstats_open();

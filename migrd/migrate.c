@@ -30,6 +30,7 @@
 
 #include "balance.h"
 #include "bulk.h"
+#include "cpufeat.h"
 #include "cgroup.h"
 #include "control.h"
 #include "job.h"
@@ -1046,6 +1047,25 @@ static void request_timeout(void *arg)
 	free(r);
 }
 
+/* 1 with why if the CPU of dest lacks features that of source (where the job runs) has:
+ * the job may use them (cpu-check strict). Gossip tells every node's. */
+static int cpu_refusal(const char *source, const struct gossip_node *dest, char *why,
+		       size_t len)
+{
+	const struct gossip_node *src = gossip_find(&migrd.gossip, source);
+	if (!migrd.conf.cpu_strict || (!src && !is_self(source)))
+		return 0;
+	uint64_t have = is_self(source) ? migrd.cpu_features : src->vec.cpu_features;
+	uint64_t missing = cpufeat_missing(have, dest->vec.cpu_features);
+	if (!missing)
+		return 0;
+	char names[160];
+	cpufeat_names(missing, names, sizeof(names));
+	snprintf(why, len, "%s's CPU lacks what %s's has and the job may use: %s",
+		 gossip_name(dest), source, names);
+	return 1;
+}
+
 /* At the job's home: ownership, destination, then on to where the job runs. */
 static void home_request(const char *origin, uint32_t reqid, const char *gpid, const char *dest,
 			 int mode, int automatic, int check, uint32_t uid)
@@ -1088,6 +1108,8 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	} else if (automatic && (j->flags & MIGR_RUN_NO_MIGRATE)) {
 		snprintf(msg, sizeof(msg), "%s: started with --no-migrate", gpid);
 		code = -EPERM;
+	} else if (cpu_refusal(j->node, n, msg, sizeof(msg))) {
+		code = MIGR_CANTMOVE;
 	}
 	if (code) {
 		send_result(origin, reqid, code, msg, 0, 0, "");

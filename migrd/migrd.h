@@ -16,6 +16,7 @@ struct migrd {
 	uint64_t started_at;	/* loop_now() at start */
 	double load;		/* last sample, per CPU of capacity */
 	uint64_t mem_free_kb;
+	uint64_t cpu_features;	/* the CPU's (cpufeat.h), less what test-cpu-hide hides */
 	int leaving;
 };
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "cpufeat.h"
 #include "unit.h"
 
 static char path[256];	/* the temporary config file of the running test */
@@ -99,6 +100,8 @@ static const char full_conf[] =
 	"balance-margin 0.5\n"
 	"balance-residency 0\n"
 	"balance-mem-low 512\n"
+	"cpu-check off\n"
+	"test-cpu-hide avx2 sse3\n"
 	"peer-root-jobs no\n"
 	"max-user-jobs 50\n";
 
@@ -124,6 +127,8 @@ static const char full_printed[] =
 	"balance-margin 0.5\n"
 	"balance-residency 0\n"
 	"balance-mem-low 512\n"
+	"cpu-check off\n"
+	"test-cpu-hide sse3 avx2\n"
 	"peer-root-jobs no\n"
 	"max-user-jobs 50\n";
 
@@ -413,6 +418,10 @@ static const struct bad_case bad_lines[] = {
 	  "balance-mem-low: '1073741825' is not a number in 0..1073741824" },
 	{ "balance-mem-low 1G", 3, "balance-mem-low: '1G' is not a number in 0..1073741824" },
 	{ "balance-mem-low", 3, "balance-mem-low: want MiB" },
+	{ "cpu-check loose", 3, "cpu-check: want strict or off" },
+	{ "cpu-check", 3, "cpu-check: want strict or off" },
+	{ "test-cpu-hide", 3, "test-cpu-hide: want CPU features, as /proc/cpuinfo names them" },
+	{ "test-cpu-hide avx2 avx9", 3, "test-cpu-hide: 'avx9' is not a CPU feature migr tracks" },
 	{ "peer-root-jobs maybe", 3, "peer-root-jobs: want yes or no" },
 	{ "peer-root-jobs", 3, "peer-root-jobs: want yes or no" },
 	{ "max-user-jobs 1000001", 3, "max-user-jobs: '1000001' is not a number in 0..1000000" },
@@ -613,6 +622,29 @@ static void test_cpus_nan(void)
 	UNIT_CTX_CLEAR();
 }
 
+/* CPU features (cpufeat.c), which cpu-check and test-cpu-hide name: a cpuinfo flags line
+ * to a bitmap, what one CPU lacks of another's, and the names said back. */
+static void test_cpu_features(void)
+{
+	uint64_t have = cpufeat_parse(" fpu sse3 avx avx2 bmi2 unknown_flag\tsha_ni\n");
+	uint64_t there = cpufeat_parse("fpu sse3 avx sha_ni");
+	CHECK_UINT(have & (1ULL << cpufeat_bit("avx2")), !=, 0);
+	CHECK_INT(cpufeat_bit("fpu"), ==, -1);	/* every x86-64 has it: not tracked */
+	CHECK_INT(cpufeat_bit(""), ==, -1);
+	uint64_t missing = cpufeat_missing(have, there);
+	char names[64];
+	CHECK_UINT(cpufeat_names(missing, names, sizeof(names)), ==, 2);
+	CHECK_STR(names, "bmi2, avx2");
+	CHECK_UINT(cpufeat_missing(there, have), ==, 0);	/* a superset takes anything */
+	CHECK_UINT(cpufeat_missing(have, 0), ==, have);	/* an unknown CPU lacks everything */
+	CHECK_UINT(cpufeat_missing(0, 0), ==, 0);	/* no features known: not compared */
+	char tiny[8];
+	CHECK_UINT(cpufeat_names(have, tiny, sizeof(tiny)), ==, 5);
+	CHECK_STR(tiny, "sse3...");
+	CHECK_UINT(cpufeat_names(0, names, sizeof(names)), ==, 0);
+	CHECK_STR(names, "");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct unit_test tests[] = {
@@ -632,6 +664,7 @@ int main(int argc, char **argv)
 		UNIT(test_missing_file),
 		UNIT(test_short_err),
 		UNIT(test_cpus_nan),
+		UNIT(test_cpu_features),
 	};
 	return unit_main(argc, argv, tests, UNIT_COUNT(tests));
 }

@@ -569,7 +569,7 @@ static void test_gossip_rejects(void)
 		mw_u64(&w, 1);
 		mw_u64(&w, 1);
 		mw_u32(&w, 0);
-		mw_zero(&w, 20);	/* the load vector */
+		mw_zero(&w, 28);	/* the load vector */
 		UNIT_CTX("%s over its bound", which == 0 ? "name" : "address");
 		CHECK_INT(gossip_decode_exact(w.buf, w.len, &out), ==, MIGR_EPROTO);
 		mw_free(&w);
@@ -598,6 +598,7 @@ static void test_gossip_at_bounds(void)
 	mw_u32(&w, UINT32_MAX);
 	mw_u64(&w, UINT64_MAX);
 	mw_u32(&w, UINT32_MAX);
+	mw_u64(&w, UINT64_MAX);
 	if (CHECK_INT(gossip_decode_exact(w.buf, w.len, &out), ==, 0)) {
 		CHECK_STR(out.entries[0].name, name);
 		CHECK_STR(out.entries[0].addr, addr);
@@ -605,6 +606,7 @@ static void test_gossip_at_bounds(void)
 		CHECK_UINT(out.entries[0].status, ==, GOSSIP_LEFT);
 		CHECK_UINT(out.entries[0].heartbeat, ==, UINT64_MAX);
 		CHECK_UINT(out.entries[0].vec.mem_free_kb, ==, UINT64_MAX);
+		CHECK_UINT(out.entries[0].vec.cpu_features, ==, UINT64_MAX);
 	}
 	mw_free(&w);
 }
@@ -818,7 +820,7 @@ static void test_gossip_kinds_rejects(void)
 	mw_u8(&w, GOSSIP_ALIVE);
 	mw_u64(&w, 1);
 	mw_u64(&w, 1);
-	mw_zero(&w, 20);
+	mw_zero(&w, 28);	/* the load vector */
 	CHECK_INT(kind_decode_exact(MSG_GOSSIP_PING_REQ, w.buf, w.len, &out), ==, MIGR_EPROTO);
 	/* the same with an address that fits decodes: the layout is as written here */
 	w.len = 0;
@@ -834,7 +836,7 @@ static void test_gossip_kinds_rejects(void)
 	mw_u8(&w, GOSSIP_LEFT);
 	mw_u64(&w, 1);
 	mw_u64(&w, 1);
-	mw_zero(&w, 20);
+	mw_zero(&w, 28);	/* the load vector */
 	if (CHECK_INT(kind_decode_exact(MSG_GOSSIP_PING_REQ, w.buf, w.len, &out), ==, 0)) {
 		CHECK_STR(out.at.addr, s);
 		CHECK_STR(out.target, "node1");
