@@ -762,19 +762,44 @@ static void src_check(const char *origin, uint32_t reqid, const char *gpid)
 	send_result(origin, reqid, 0, NULL, 0, 0, migrd.conf.node);
 }
 
+/* The source turns a move down before it began: whoever asked hears why, and the home,
+ * which marked the job as moving when it sent the request on, hears that it ended. */
+static void src_refuse(const char *origin, uint32_t reqid, const char *gpid, int code,
+		       const char *why)
+{
+	char home[MIGR_NAME_MAX + 1];
+	send_result(origin, reqid, code, why, 0, 0, "");
+	if (migr_gpid_home(gpid, home) < 0)
+		return;
+	if (is_self(home)) {
+		struct job *j = job_find(gpid);
+		if (j && j->at_home && j->migrating && !strcmp(j->moving_from, migrd.conf.node))
+			home_move_aborted(j);
+		return;
+	}
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_MIG_ABORT);
+	mw_str(&w, gpid);
+	mw_u64(&w, 0);	/* no move began: none has an id */
+	mw_str(&w, why);
+	mw_frame_end(&w);
+	node_send(home, &w);
+	mw_free(&w);
+}
+
 static void src_request(const char *origin, uint32_t reqid, const char *gpid, const char *dest,
 			int mode, int automatic)
 {
 	struct job *j = job_find(gpid);
 	char msg[256];
 	if (!j || !j->here || j->exited || j->start_fd >= 0) {
-		send_result(origin, reqid, -ESRCH, "the job is not running on its node any more", 0, 0,
-			    "");
+		src_refuse(origin, reqid, gpid, -ESRCH, "the job is not running on its node any more");
 		return;
 	}
 	if (j->mig) {
 		snprintf(msg, sizeof(msg), "%s: already being moved", gpid);
-		send_result(origin, reqid, -EBUSY, msg, 0, 0, "");
+		src_refuse(origin, reqid, gpid, -EBUSY, msg);
 		return;
 	}
 	uint64_t id;
