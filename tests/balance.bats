@@ -117,7 +117,9 @@ total_moves() {
 	[ "$(total_moves)" -eq 6 ]
 	on node1 mps --json | jq -e 'all(.[]; .moves <= 1)'
 	log=$(node_dir node1)/migrd.log
-	[ "$(grep -c "balance: moving" "$log")" -eq 6 ]
+	# six moves were tried at least (a destination that filled up meanwhile may refuse one
+	# more: it is not counted above, and nothing moved for it)
+	[ "$(grep -c "balance: moving" "$log")" -ge 6 ]
 	# node1 planned more than one move in a period
 	grep -q "balance: moving node1\.[0-9]* to node[23] (2 of [0-9]*): load" "$log"
 	# it stays even
