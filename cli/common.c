@@ -68,3 +68,13 @@ int cli_parse_signal(const char *s)
 			return signals[i].sig;
 	return -1;
 }
+
+int cli_gpid_cmp(const struct migr_job *x, const struct migr_job *y)
+{
+	int c = strcmp(x->home, y->home);
+	if (c)
+		return c;
+	unsigned long long nx = strtoull(strrchr(x->gpid, '.') + 1, NULL, 10);
+	unsigned long long ny = strtoull(strrchr(y->gpid, '.') + 1, NULL, 10);
+	return nx < ny ? -1 : nx > ny;
+}

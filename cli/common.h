@@ -15,6 +15,9 @@ void json_str(FILE *f, const char *s);
 
 
 
+/* Orders jobs as mps lists them: by home, then by the number of their gpid. */
+int cli_gpid_cmp(const struct migr_job *x, const struct migr_job *y);
+
 /* A signal by name (TERM, SIGTERM, term) or number; -1 if unknown. */
 int cli_parse_signal(const char *s);
 #endif

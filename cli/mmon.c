@@ -121,17 +121,6 @@ static int node_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
-/* gpids by home, then by number, as mps lists them */
-static int gpid_cmp(const struct migr_job *x, const struct migr_job *y)
-{
-	int c = strcmp(x->home, y->home);
-	if (c)
-		return c;
-	unsigned long long nx = strtoull(strrchr(x->gpid, '.') + 1, NULL, 10);
-	unsigned long long ny = strtoull(strrchr(y->gpid, '.') + 1, NULL, 10);
-	return nx < ny ? -1 : nx > ny;
-}
-
 static int job_cmp(const void *a, const void *b)
 {
 	const struct migr_job *x = a, *y = b;
@@ -142,7 +131,7 @@ static int job_cmp(const void *a, const void *b)
 		c = CMP_DESC(x->rss_kb, y->rss_kb);
 	else
 		c = strcmp(x->node, y->node);
-	return c ? c : gpid_cmp(x, y);
+	return c ? c : cli_gpid_cmp(x, y);
 }
 
 /* ---- one frame, to stdout or to the screen ---- */

@@ -34,16 +34,9 @@ static const char *user_name(uint32_t uid, char *buf, size_t len)
 	return buf;
 }
 
-/* gpids sort by home, then by number */
 static int by_gpid(const void *a, const void *b)
 {
-	const struct migr_job *x = a, *y = b;
-	int c = strcmp(x->home, y->home);
-	if (c)
-		return c;
-	unsigned long long nx = strtoull(strrchr(x->gpid, '.') + 1, NULL, 10);
-	unsigned long long ny = strtoull(strrchr(y->gpid, '.') + 1, NULL, 10);
-	return nx < ny ? -1 : nx > ny;
+	return cli_gpid_cmp(a, b);
 }
 
 int main(int argc, char **argv)
