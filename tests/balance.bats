@@ -15,6 +15,7 @@ setup() {
 
 teardown() {
 	cluster_down
+	user_tools_remove
 }
 
 # burners N [MRUN-OPTION...] [-- COMMAND...]: N CPU-bound jobs started on node1 and run
@@ -159,7 +160,8 @@ total_moves() {
 }
 
 @test "only root may turn the balancer off" {
-	run on node1 setpriv --reuid=65534 --regid=65534 --clear-groups mctl balance off
+	user_tools_install
+	run as_user 65534 node1 mctl balance off
 	[ "$status" -eq 1 ]
 	[ "$output" = "mctl: balance: only root may turn the balancer on or off" ]
 	run on node1 mctl balance sideways

@@ -6,10 +6,12 @@ load lib/cluster
 setup_file() {
 	require_root
 	cluster_up 3
+	user_tools_install
 }
 
 teardown_file() {
 	cluster_down
+	user_tools_remove
 }
 
 # alive_on NODE: the names NODE lists as alive, sorted, on one line
@@ -133,7 +135,7 @@ state_on() {
 }
 
 @test "leave is for root only" {
-	run on node2 setpriv --reuid=65534 --regid=65534 --clear-groups mctl leave
+	run as_user 65534 node2 mctl leave
 	[ "$status" -eq 1 ]
 	[[ $output == *"leave: only root may take a node out of the cluster"* ]]
 	run state_on node1 node2

@@ -129,7 +129,7 @@ while True:
 
 @test "an ordinary user's job moves like root's and stays that user, without capabilities" {
 	out=$BATS_TEST_TMPDIR/out
-	bg_on node1 setpriv --reuid=65534 --regid=65534 --clear-groups env PATH="$USER_BIN:/usr/bin:/bin" \
+	bg_on node1 setpriv --reuid=65534 --regid=65534 --clear-groups env -C / PATH="$USER_BIN:/usr/bin:/bin" \
 		LD_LIBRARY_PATH="$USER_PREFIX/lib" mrun -n here sh -c 'while :; do grep -E "^(Uid|CapEff|NoNewPrivs)" /proc/self/status | tr "\n" " "; echo; sleep 0.2; done' >"$out"
 	mrun_pid=$BG_PID
 	wait_until 10 grep -q Uid "$out"

@@ -75,14 +75,14 @@ node_of() {
 	sock=$(node_dir node1)/migrd.sock
 	for n in node1; do
 		run on "$n" prlimit --nofile=64:128 setpriv --reuid=65534 --regid=65534 \
-			--clear-groups "$USER_BIN/peerpoke" ctl-run-rlimit "$sock" 7 64 1048576 \
+			--clear-groups env -C / "$USER_BIN/peerpoke" ctl-run-rlimit "$sock" 7 64 1048576 \
 			sh -c 'ulimit -Hn; ulimit -Sn'
 		[ "$status" -eq 0 ]
 		[ "$output" = "$(printf '128\n64')" ]
 	done
 	# lowering works, as the user could do it themselves
 	run on node1 prlimit --nofile=100:200 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env PATH="$USER_BIN:/usr/bin:/bin" LD_LIBRARY_PATH="$USER_PREFIX/lib" \
+		env -C / PATH="$USER_BIN:/usr/bin:/bin" LD_LIBRARY_PATH="$USER_PREFIX/lib" \
 		mrun -n node2 sh -c 'ulimit -Hn; ulimit -Sn'
 	[ "$output" = "$(printf '200\n100')" ]
 }
@@ -109,7 +109,7 @@ node_of() {
 	as_nobody sh -c "head -c $size /dev/zero | tr '\\0' x >$d/f && chmod $(stat -c %a /etc/shadow) $d/f"
 	out=$WORK/swap.out
 	bg_on node1 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env PATH="$USER_BIN:/usr/bin:/bin" LD_LIBRARY_PATH="$USER_PREFIX/lib" \
+		env -C / PATH="$USER_BIN:/usr/bin:/bin" LD_LIBRARY_PATH="$USER_PREFIX/lib" \
 		mrun -n here python3 -u -c "
 import os, time
 fd = os.open('$d/f', os.O_RDWR)

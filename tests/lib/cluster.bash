@@ -82,12 +82,13 @@ user_tools_remove() {
 }
 
 # as_user UID NODE CMD...: CMD on NODE as that uid (and gid), with the installed tools
-# first on PATH
+# first on PATH, from / (a job starts in its mrun's cwd, which the user must be able to
+# enter, and the tests' own cwd may be a clone under a 0700 home)
 as_user() {
 	local uid=$1 node=$2
 	shift 2
 	on "$node" setpriv --reuid="$uid" --regid="$uid" --clear-groups \
-		env PATH="$USER_BIN:/usr/bin:/bin" LD_LIBRARY_PATH="$USER_PREFIX/lib" "$@"
+		env -C / PATH="$USER_BIN:/usr/bin:/bin" LD_LIBRARY_PATH="$USER_PREFIX/lib" "$@"
 }
 
 # as_nobody CMD...: CMD on node1 as uid 65534
