@@ -10,7 +10,7 @@ RESIDENCY_MS=4000
 setup() {
 	require_root
 	export MIGR_CLUSTER_CONF="balance-residency $RESIDENCY_MS"
-	cluster_up 3 --cpus 1 --balance >/dev/null
+	cluster_up 3 --cpus 1 >/dev/null
 }
 
 teardown() {
@@ -111,7 +111,7 @@ total_moves() {
 
 @test "a burst started on one node spreads long before the residency, each job moving once" {
 	cluster_down
-	MIGR_CLUSTER_CONF="balance-residency 60000" cluster_up 3 --cpus 1 --balance >/dev/null
+	MIGR_CLUSTER_CONF="balance-residency 60000" cluster_up 3 --cpus 1 >/dev/null
 	burners 9
 	wait_until 30 even
 	# six moves, no job twice
@@ -246,7 +246,7 @@ memcg() {
 
 @test "memory: a node's capacity is its memory cgroup's limit, and it reports what is free in it" {
 	cluster_down
-	cluster_up 3 --cpus 1 --mem 1G,4G --balance >/dev/null
+	cluster_up 3 --cpus 1 --mem 1G,4G >/dev/null
 	[ "$(memcg node1 memory.limit_in_bytes)" -eq $((1024 * 1024 * 1024)) ]
 	[ "$(memcg node3 memory.limit_in_bytes)" -eq $((4096 * 1024 * 1024)) ]	# the last repeats
 	free1=$(mem_free_mib node1)
@@ -260,7 +260,7 @@ memcg() {
 
 @test "memory: jobs that overfill a small node move to roomier ones before it runs out" {
 	cluster_down
-	cluster_up 3 --cpus 1 --mem 1G,4G,4G --balance >/dev/null
+	cluster_up 3 --cpus 1 --mem 1G,4G,4G >/dev/null
 	for _ in 1 2 3; do	# 840 MiB of 1 GiB: under balance-mem-low's 256 MiB free
 		on node1 mrun -d -n here "$MIGR_BUILDDIR/tests/tools/memjob" 280 idle >/dev/null
 	done
@@ -287,7 +287,7 @@ memcg() {
 
 @test "memory: a move to a node without room for the job is refused and says why" {
 	cluster_down
-	cluster_up 3 --cpus 1 --mem 4G,300M,4G >/dev/null
+	cluster_up 3 --no-balance --cpus 1 --mem 4G,300M,4G >/dev/null
 	gpid=$(on node1 mrun -d -n here "$MIGR_BUILDDIR/tests/tools/memjob" 280 idle)
 	wait_until 10 sh -c "[ \$($CLUSTER run node1 mps --json | jq --arg g $gpid '.[] | select(.gpid == \$g) | .rss_kb') -ge $((270 * 1024)) ]"
 	run on node1 mmigrate "$gpid" node2

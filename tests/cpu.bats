@@ -23,7 +23,7 @@ setup_file() {
 	require_root
 	HIDDEN=$(hidden_feature)
 	export HIDDEN
-	cluster_up 2 --cpus 1 --balance >/dev/null
+	cluster_up 2 --cpus 1 >/dev/null
 	echo "test-cpu-hide $HIDDEN" >>"$(node_dir node2)/migrd.conf"
 	cluster stop node2
 	cluster start node2

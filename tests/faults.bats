@@ -13,7 +13,7 @@ setup_file() {
 	require_root
 	# each criu restore stays stopped a moment as it starts, for "criu restore killed" to
 	# find it alive: a restore takes only tens of milliseconds
-	MIGR_CLUSTER_CONF="test-pause in-restore 1500" cluster_up 3
+	MIGR_CLUSTER_CONF="test-pause in-restore 1500" cluster_up 3 --no-balance
 	export MEMJOB=$MIGR_BUILDDIR/tests/tools/memjob
 }
 

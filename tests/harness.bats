@@ -66,6 +66,15 @@ gone() {
 	[ "$(on node1 mctl nodes --json | jq '[.[] | .cpus] | unique | .[0]')" = 0.5 ]
 }
 
+@test "the nodes run with the balancer on, as a real node does, unless --no-balance" {
+	cluster up 2
+	on node1 mctl status --json | jq -e '.balance == true'
+	on node2 mctl status --json | jq -e '.balance == true'
+	cluster down
+	cluster up 2 --no-balance
+	on node1 mctl status --json | jq -e '.balance == false'
+}
+
 @test "run passes the exit status and runs inside the node's network namespace" {
 	cluster up 2
 	run on node2 ip -o -4 addr show dev eth0

@@ -7,7 +7,7 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	require_root
-	cluster_up 3
+	cluster_up 3 --no-balance
 	user_tools_install
 	export DATA=$BATS_FILE_TMPDIR/random
 	head -c $((10 * 1024 * 1024)) /dev/urandom >"$DATA"

@@ -7,7 +7,7 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	require_root
-	cluster_up 3
+	cluster_up 3 --no-balance
 	user_tools_install
 	export MEMJOB=$MIGR_BUILDDIR/tests/tools/memjob
 	[ -x "$MEMJOB" ] || skip "tests/tools/memjob not built (make check builds it)"

@@ -7,7 +7,7 @@ load lib/cluster
 
 setup_file() {
 	require_root
-	cluster_up 3
+	cluster_up 3 --no-balance
 	# a job that uses no CPU, so it stays on node2 whatever the balancer thinks
 	GPID=$(on node1 mrun -d -n node2 sleep 600)
 	export GPID

@@ -6,7 +6,7 @@ load lib/cluster
 
 setup_file() {
 	require_root
-	cluster_up 3
+	cluster_up 3 --no-balance
 }
 
 teardown_file() {

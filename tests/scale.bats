@@ -10,7 +10,7 @@ N=16
 
 setup_file() {
 	require_root
-	cluster_up "$N"
+	cluster_up "$N" --no-balance
 }
 
 teardown_file() {

@@ -9,7 +9,7 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	require_root
 	# the destination holds a move for 3 s before its restore: the swap test's window
-	MIGR_CLUSTER_CONF="test-pause before-restore 3000" cluster_up 3
+	MIGR_CLUSTER_CONF="test-pause before-restore 3000" cluster_up 3 --no-balance
 	user_tools_install
 	WORK=$(mktemp -d /tmp/migr-security.XXXXXX)
 	chmod 755 "$WORK"

@@ -43,7 +43,7 @@ setup_file() {
 	mkdir -p "$ZDTM_DIR"
 	for t in "${names[@]}"; do cp "$src/static/$t" "$ZDTM_DIR/"; done
 	export XDG_STATE_HOME=$BATS_FILE_TMPDIR/state
-	cluster_up 2
+	cluster_up 2 --no-balance
 }
 
 teardown_file() {
