@@ -221,14 +221,14 @@ static int name_width(const struct snapshot *s)
 static void emit_nodes(struct out *o, const struct snapshot *s, int nw)
 {
 	char mem[32], bar[128];
-	emit(o, LINE_HEADER, "%-*s %-7s %6s %5s %9s %5s %s", nw, "NODE", "STATE", "LOAD",
-	     "CPUS", "MEM_FREE", "JOBS", "LOAD PER CPU (full: 1)");
+	emit(o, LINE_HEADER, "%-*s %-7s %-7s %6s %5s %9s %5s %s", nw, "NODE", "STATE", "ADMIN",
+	     "LOAD", "CPUS", "MEM_FREE", "JOBS", "LOAD PER CPU (full: 1)");
 	for (size_t i = 0; i < s->nnodes; i++) {
 		const struct migr_node *n = &s->nodes[i];
 		char name[MIGR_NAME_MAX + 2];
 		snprintf(name, sizeof(name), "%s%s", n->name, n->self ? "*" : "");
-		emit(o, LINE_TEXT, "%-*s %-7s %6.2f %5.1f %9s %5u %s", nw, name,
-		     migr_node_state_name(n->state), n->load, n->cpus,
+		emit(o, LINE_TEXT, "%-*s %-7s %-7s %6.2f %5.1f %9s %5u %s", nw, name,
+		     migr_node_state_name(n->state), migr_node_admin_name(n->admin), n->load, n->cpus,
 		     human_kb(n->mem_free_kb, mem, sizeof(mem)), n->jobs,
 		     node_gone(n) ? "" : load_bar(n->load, o->bar_width, bar, sizeof(bar)));
 	}

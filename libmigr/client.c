@@ -198,6 +198,23 @@ int migr_balance(struct migr_client *c, int on)
 	return r;
 }
 
+int migr_drain(struct migr_client *c, const char *node, int drained)
+{
+	uint8_t *p;
+	size_t n;
+	if (!migr_name_valid(node))
+		return -EINVAL;
+	struct mw req;
+	mw_init(&req);
+	mw_str(&req, node);
+	mw_u8(&req, drained ? MIGR_ADMIN_DRAINED : MIGR_ADMIN_ACTIVE);
+	int r = call(c, MSG_CTL_DRAIN, &req, MSG_CTL_OK, &p, &n);
+	mw_free(&req);
+	if (r == 0)
+		free(p);
+	return r;
+}
+
 int migr_client_fd(const struct migr_client *c)
 {
 	return c->fd;
@@ -455,6 +472,11 @@ const char *migr_node_state_name(int state)
 	default:
 		return "dead";
 	}
+}
+
+const char *migr_node_admin_name(int admin)
+{
+	return admin == MIGR_ADMIN_DRAINED ? "drained" : "active";
 }
 
 const char *migr_strerror(int err)

@@ -45,6 +45,13 @@ enum migr_node_state {
 };
 const char *migr_node_state_name(int state);
 
+/* What an administrator made of a node (mctl drain). */
+enum migr_node_admin {
+	MIGR_ADMIN_ACTIVE = 0,
+	MIGR_ADMIN_DRAINED = 1,	/* takes no new job; its jobs leave for other nodes */
+};
+const char *migr_node_admin_name(int admin);
+
 struct migr_node {
 	char name[MIGR_NAME_MAX + 1];
 	char addr[MIGR_ADDR_MAX + 1];
@@ -57,6 +64,7 @@ struct migr_node {
 	uint32_t jobs;
 	uint64_t incarnation;
 	uint32_t age_ms;	/* how old the newest news of this node is */
+	uint8_t admin;		/* enum migr_node_admin */
 };
 
 /* The answering node's view of the cluster; free *nodesp with free(). */
@@ -175,6 +183,9 @@ int migr_key_generate(const char *path);
 int migr_leave(struct migr_client *client);
 /* Turns this node's load balancer on or off until migrd restarts (root only). */
 int migr_balance(struct migr_client *client, int on);
+/* Drains a node (drained 1) or makes it active again (0), node being any node of the
+ * cluster (root only). The node keeps the setting across its daemon's restarts. */
+int migr_drain(struct migr_client *client, const char *node, int drained);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,8 @@ static const struct {
 	{ MSG_MIG_ABORT, "migrate-abort" },
 	{ MSG_BULK_ATTACH, "move-channel" },
 	{ MSG_MIG_QUERY, "migrate-query" },
+	{ MSG_ADMIN_REQ, "admin-request" },
+	{ MSG_ADMIN_REPLY, "admin-reply" },
 	{ MSG_CTL_NODES, "nodes" },
 	{ MSG_CTL_STATUS, "status" },
 	{ MSG_CTL_LEAVE, "leave" },
@@ -47,6 +49,7 @@ static const struct {
 	{ MSG_CTL_PS, "ps" },
 	{ MSG_CTL_MIGRATE, "migrate" },
 	{ MSG_CTL_BALANCE, "balance" },
+	{ MSG_CTL_DRAIN, "drain" },
 	{ MSG_GOSSIP_PING, "gossip-ping" },
 	{ MSG_GOSSIP_ACK, "gossip-ack" },
 	{ MSG_GOSSIP_PING_REQ, "gossip-ping-req" },
@@ -269,6 +272,7 @@ static void vector_encode(struct mw *w, const struct migr_vector *v)
 	mw_u64(w, v->mem_free_kb);
 	mw_u32(w, v->jobs);
 	mw_u64(w, v->cpu_features);
+	mw_u8(w, v->admin);
 }
 
 static void vector_decode(struct mr *r, struct migr_vector *v)
@@ -278,6 +282,9 @@ static void vector_decode(struct mr *r, struct migr_vector *v)
 	v->mem_free_kb = mr_u64(r);
 	v->jobs = mr_u32(r);
 	v->cpu_features = mr_u64(r);
+	v->admin = mr_u8(r);
+	if (v->admin > MIGR_ADMIN_DRAINED)
+		r->bad = 1;
 }
 
 int migr_gossip_type(uint8_t type)
@@ -334,7 +341,7 @@ void migr_gossip_encode(struct mw *w, const struct migr_gossip_msg *m)
 
 size_t migr_gossip_size(const struct migr_gossip_msg *m)
 {
-	enum { VECTOR = 4 + 4 + 8 + 4 + 8 };
+	enum { VECTOR = 4 + 4 + 8 + 4 + 8 + 1 };
 	int ext = extended(m);
 	size_t n = 2;
 	switch (ext ? m->type : MSG_GOSSIP) {
@@ -471,6 +478,7 @@ void migr_nodes_encode(struct mw *w, const struct migr_node *nodes, size_t count
 		mw_u32(w, nd->jobs);
 		mw_u64(w, nd->incarnation);
 		mw_u32(w, nd->age_ms);
+		mw_u8(w, nd->admin);
 	}
 }
 
@@ -497,6 +505,7 @@ int migr_nodes_decode(const void *p, size_t n, struct migr_node **nodesp, size_t
 		nd->jobs = mr_u32(&r);
 		nd->incarnation = mr_u64(&r);
 		nd->age_ms = mr_u32(&r);
+		nd->admin = mr_u8(&r);
 	}
 	if (mr_end(&r) < 0) {
 		free(nodes);

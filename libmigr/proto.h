@@ -14,9 +14,10 @@
 
 #include "migr.h"
 
-#define MIGR_PROTO_VERSION 4	/* 2: moves carry their pages on channels of their own;
+#define MIGR_PROTO_VERSION 5	/* 2: moves carry their pages on channels of their own;
 				 * 3: a job's row says what keeps it from moving;
-				 * 4: SWIM's gossip kinds, a load vector carries CPU features */
+				 * 4: SWIM's gossip kinds, a load vector carries CPU features;
+				 * 5: a load vector carries the node's admin state (drain) */
 #define MIGR_FRAME_HDR 8
 #define MIGR_FRAME_MAX (256 * 1024)	/* payload bound, for every message type */
 
@@ -56,6 +57,8 @@ enum migr_msg_type {
 	MSG_MIG_ABORT = 33,	/* anyone -> the others: the copy at the source is the one */
 	MSG_BULK_ATTACH = 34,	/* first frame of a move's own channel (peers.h) */
 	MSG_MIG_QUERY = 35,	/* source -> destination: how did this move end? */
+	MSG_ADMIN_REQ = 36,	/* any node -> the node: drain or undrain yourself */
+	MSG_ADMIN_REPLY = 37,
 	/* control socket: requests */
 	MSG_CTL_NODES = 40,
 	MSG_CTL_STATUS = 41,
@@ -66,6 +69,7 @@ enum migr_msg_type {
 	MSG_CTL_PS = 46,
 	MSG_CTL_MIGRATE = 47,
 	MSG_CTL_BALANCE = 48,	/* u8 on */
+	MSG_CTL_DRAIN = 49,	/* str node, u8 migr_node_admin */
 	/* gossip (gossip.h): SWIM's probes and push-pull, load vectors carried along */
 	MSG_GOSSIP_PING = 50,	/* a probe (seq != 0) or news (seq 0): answer with an ack */
 	MSG_GOSSIP_ACK = 51,	/* the answer; from a helper, GOSSIP_NACK: no answer came */
@@ -143,6 +147,7 @@ struct migr_vector {
 	uint64_t mem_free_kb;
 	uint32_t jobs;
 	uint64_t cpu_features;	/* the CPU's instruction-set extensions (cpufeat.h) */
+	uint8_t admin;		/* enum migr_node_admin */
 };
 
 /* An entry's status. MSG_GOSSIP carries what the node itself said (alive, left); the

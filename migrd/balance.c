@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "balance.h"
 #include "cpufeat.h"
 #include "jobs.h"
@@ -120,6 +121,7 @@ void balance_self(struct bal_node *self)
 	self->cpus = cpus;
 	self->load = (load > 0 ? load : 0) / cpus;
 	self->mem_free_kb = migrd.mem_free_kb;
+	self->drained = admin_drained();
 }
 
 double balance_load(void)
@@ -159,6 +161,7 @@ static void peer_view(const struct gossip_node *n, struct bal_node *b, uint64_t 
 	double tasks = balance_peer_tasks(advertised(n), base, pending);
 	b->load = b->cpus > 0 ? tasks / b->cpus : 0;
 	b->mem_free_kb = n->vec.mem_free_kb;
+	b->drained = n->vec.admin == MIGR_ADMIN_DRAINED;
 }
 
 /* The live peers as this node sees them; *np of them. For moves, only those whose CPU has
@@ -200,7 +203,7 @@ const char *balance_place_job(char *why, size_t whylen)
 	balance_self(&self);
 	struct bal_node *peers = peers_view(&npeers, now, 0);
 	size_t k = balance_place(&p, &self, peers, npeers, why, whylen);
-	const char *node = migrd.conf.node;
+	const char *node = k == BAL_NOWHERE ? NULL : migrd.conf.node;
 	if (k < npeers) {
 		const struct gossip_node *g = gossip_find(&migrd.gossip, peers[k].name);
 		node = gossip_name(g);
@@ -217,6 +220,13 @@ int balance_offer_ok(const struct bal_node *source, uint64_t rss_kb, char *why, 
 	return balance_accept(&self, source, rss_kb, migrd.conf.balance_mem_low_kb, why, whylen);
 }
 
+/* The balancer moves jobs when it is on, and a drained node sends its own away even when
+ * it is off: the administrator asked for that. */
+static int moving(void)
+{
+	return (bal.on || admin_drained()) && !migrd.leaving;
+}
+
 static void queue_drop_first(void)
 {
 	memmove(bal.queue, bal.queue + 1, sizeof(bal.queue[0]) * --bal.nqueue);
@@ -226,7 +236,7 @@ static void queue_drop_first(void)
  * before migrate_auto returns, and start the next from here again. */
 static void queue_start(void)
 {
-	if (!bal.on || migrd.leaving)
+	if (!moving())
 		bal.nqueue = bal.nqueue && bal.queue[0].started_at;	/* the rest waits no more */
 	while (bal.nqueue && !bal.queue[0].started_at) {
 		struct move *m = &bal.queue[0];
@@ -273,7 +283,7 @@ static void tick(void *arg)
 {
 	(void)arg;
 	uint64_t now = loop_now();
-	if (!bal.on || migrd.leaving)
+	if (!moving())
 		return;
 	queue_expire(now);
 	if (bal.nqueue)
@@ -344,6 +354,11 @@ void balance_set(int on, uint32_t uid)
 		log_info("balance: turned %s (mctl, uid %u)", on ? "on" : "off", uid);
 	bal.on = on;
 	queue_start();	/* turned off: what is planned and not started is dropped */
+}
+
+void balance_admin_changed(void)
+{
+	queue_start();	/* undrained with the balancer off: what waits is dropped */
 }
 
 int balance_on(void)

@@ -13,6 +13,8 @@ void balance_init(void);
 /* mctl balance on|off */
 void balance_set(int on, uint32_t uid);
 int balance_on(void);
+/* This node was drained or undrained (admin.c). */
+void balance_admin_changed(void);
 
 /* This node as a balancer sees it: its load corrected for the jobs that started, arrived
  * or left lately and the smoothed load does not show yet, and for moves under way here. */
@@ -20,7 +22,8 @@ void balance_self(struct bal_node *self);
 /* That load per CPU: what gossip announces, so that others count those jobs at once. */
 double balance_load(void);
 /* Where a job started here without a node named should run (mrun without -n): a node name
- * (this one's, or a live peer's, valid until gossip changes); why says what decided it. */
+ * (this one's, or a live peer's, valid until gossip changes), NULL when every node is
+ * drained; why says what decided it. */
 const char *balance_place_job(char *why, size_t whylen);
 /* Whether to take a job a balancer on source offers (load vector as the source sent it). */
 int balance_offer_ok(const struct bal_node *source, uint64_t rss_kb, char *why, size_t whylen);

@@ -44,12 +44,15 @@ static int decide_memory(const struct bal_params *p, const struct bal_node *self
 			 const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
 			 size_t njobs, struct bal_decision *d)
 {
-	if (self->mem_free_kb >= p->mem_low_kb || npeers == 0)
+	if (self->mem_free_kb >= p->mem_low_kb)
 		return 0;
-	size_t best = 0;
-	for (size_t i = 1; i < npeers; i++)
-		if (peers[i].mem_free_kb > peers[best].mem_free_kb)
+	size_t best = npeers;
+	for (size_t i = 0; i < npeers; i++)
+		if (!peers[i].drained &&
+		    (best == npeers || peers[i].mem_free_kb > peers[best].mem_free_kb))
 			best = i;
+	if (best == npeers)
+		return 0;
 	size_t pick = njobs;
 	for (size_t i = 0; i < njobs; i++) {
 		if (!eligible(p, &jobs[i]))
@@ -87,7 +90,7 @@ int balance_decide(const struct bal_params *p, const struct bal_node *self,
 	size_t best = npeers;
 	double best_after = 0;
 	for (size_t i = 0; i < npeers; i++) {
-		if (peers[i].cpus <= 0)
+		if (peers[i].cpus <= 0 || peers[i].drained)
 			continue;
 		double after = peers[i].load + 1.0 / peers[i].cpus;
 		if (best == npeers || after < best_after ||
@@ -150,10 +153,56 @@ static void plan_apply(const struct bal_decision *d, struct bal_node *self, stru
 	to->load += tasks / to->cpus;
 }
 
+/* The lightest node not drained once job j runs there, among those with memory for it
+ * (or whose free memory is not known); npeers if none. */
+static size_t drain_destination(const struct bal_params *p, const struct bal_node *peers,
+				size_t npeers, const struct bal_job *j, double *after_out)
+{
+	size_t best = npeers;
+	double best_after = 0;
+	for (size_t i = 0; i < npeers; i++) {
+		const struct bal_node *n = &peers[i];
+		if (n->drained || n->cpus <= 0 ||
+		    (n->mem_free_kb && n->mem_free_kb < j->rss_kb + p->mem_low_kb))
+			continue;
+		double after = n->load + 1.0 / n->cpus;
+		if (best == npeers || after < best_after) {
+			best = i;
+			best_after = after;
+		}
+	}
+	*after_out = best_after;
+	return best;
+}
+
+static size_t plan_drain(const struct bal_params *p, struct bal_node *self,
+			 struct bal_node *peers, size_t npeers, struct bal_job *jobs,
+			 size_t njobs, struct bal_decision *d, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < njobs && n < max; i++) {
+		double after;
+		if (!jobs[i].movable)
+			continue;
+		size_t to = drain_destination(p, peers, npeers, &jobs[i], &after);
+		if (to == npeers)
+			continue;
+		d[n] = (struct bal_decision){ .job = i, .node = to, .memory = 0 };
+		snprintf(d[n].reason, sizeof(d[n].reason),
+			 "%s is drained: load %.2f/CPU on %s with the job, the lightest with room",
+			 self->name, after, peers[to].name);
+		plan_apply(&d[n], self, &peers[to], &jobs[i]);
+		n++;
+	}
+	return n;
+}
+
 size_t balance_plan(const struct bal_params *p, struct bal_node *self, struct bal_node *peers,
 		    size_t npeers, struct bal_job *jobs, size_t njobs, struct bal_decision *d,
 		    size_t max)
 {
+	if (self->drained)
+		return plan_drain(p, self, peers, npeers, jobs, njobs, d, max);
 	size_t n = 0;
 	while (n < max && balance_decide(p, self, peers, npeers, jobs, njobs, &d[n])) {
 		plan_apply(&d[n], self, &peers[d[n].node], &jobs[d[n].job]);
@@ -173,9 +222,10 @@ static size_t place_most_memory(const struct bal_node *self, const struct bal_no
 				size_t npeers, char *why, size_t whylen)
 {
 	size_t best = npeers;
-	uint64_t most = self->mem_free_kb;
+	uint64_t most = self->drained ? 0 : self->mem_free_kb;
 	for (size_t i = 0; i < npeers; i++)
-		if (peers[i].cpus > 0 && peers[i].mem_free_kb > most) {
+		if (peers[i].cpus > 0 && !peers[i].drained &&
+		    (peers[i].mem_free_kb > most || (self->drained && best == npeers))) {
 			best = i;
 			most = peers[i].mem_free_kb;
 		}
@@ -190,9 +240,11 @@ size_t balance_place(const struct bal_params *p, const struct bal_node *self,
 	/* the lightest peer with room once the job runs there; ties: more memory, more CPUs */
 	size_t best = npeers;
 	double best_after = 0;
+	size_t open = !self->drained;
 	for (size_t i = 0; i < npeers; i++) {
 		const struct bal_node *n = &peers[i];
-		if (n->cpus <= 0 || !has_room(p, n))
+		open += n->cpus > 0 && !n->drained;
+		if (n->cpus <= 0 || n->drained || !has_room(p, n))
 			continue;
 		double after = n->load + 1.0 / n->cpus;
 		if (best == npeers || after < best_after ||
@@ -203,13 +255,23 @@ size_t balance_place(const struct bal_params *p, const struct bal_node *self,
 			best_after = after;
 		}
 	}
+	if (!open) {
+		snprintf(why, whylen, "every node is drained");
+		return BAL_NOWHERE;
+	}
 	double self_after = self->load + 1.0 / self->cpus;
-	if (!has_room(p, self)) {
+	if (self->drained || !has_room(p, self)) {
 		if (best == npeers)
 			return place_most_memory(self, peers, npeers, why, whylen);
-		snprintf(why, whylen, "%llu MiB free here, below %llu MiB; %s has room, load "
-			 "%.2f/CPU with the job", (unsigned long long)(self->mem_free_kb / 1024),
-			 (unsigned long long)(p->mem_low_kb / 1024), peers[best].name, best_after);
+		if (self->drained)
+			snprintf(why, whylen, "%s is drained; %s has room, load %.2f/CPU with "
+				 "the job", self->name, peers[best].name, best_after);
+		else
+			snprintf(why, whylen, "%llu MiB free here, below %llu MiB; %s has room, "
+				 "load %.2f/CPU with the job",
+				 (unsigned long long)(self->mem_free_kb / 1024),
+				 (unsigned long long)(p->mem_low_kb / 1024), peers[best].name,
+				 best_after);
 		return best;
 	}
 	if (best == npeers) {

@@ -24,6 +24,7 @@ struct bal_node {
 	double load;		/* per CPU, counting moves under way to or from it */
 	double cpus;
 	uint64_t mem_free_kb;
+	int drained;		/* mctl drain: takes no new job, sends its own away */
 };
 
 struct bal_job {
@@ -48,9 +49,10 @@ int balance_decide(const struct bal_params *p, const struct bal_node *self,
 
 /* Plans up to max moves for this period, each the one balance_decide would choose had the
  * ones before it happened already: a node far heavier than the others sends several jobs at
- * once, each to where there is room by then. self, peers and jobs are left as the moves
- * would leave them (loads and free memory moved, planned jobs no longer movable). Returns
- * how many decisions it wrote to d. */
+ * once, each to where there is room by then. A drained self sends every movable job away,
+ * whatever its residency and load, each to the lightest node that is not drained and has
+ * memory for it. self, peers and jobs are left as the moves would leave them (loads and free
+ * memory moved, planned jobs no longer movable). Returns how many decisions it wrote to d. */
 size_t balance_plan(const struct bal_params *p, struct bal_node *self, struct bal_node *peers,
 		    size_t npeers, struct bal_job *jobs, size_t njobs, struct bal_decision *d,
 		    size_t max);
@@ -58,8 +60,10 @@ size_t balance_plan(const struct bal_params *p, struct bal_node *self, struct ba
 /* Where a new job should start: the node with the most room, the lightest once the job
  * runs there among those with free memory above mem_low_kb (or, if none has, the one with
  * the most). This node keeps it unless another is lighter by more than half a task, as a
- * job placed elsewhere for less would gain nothing. Returns the index into peers, or
- * npeers for this node; why says what decided it. */
+ * job placed elsewhere for less would gain nothing. Drained nodes are never chosen.
+ * Returns the index into peers, npeers for this node, or BAL_NOWHERE when every node is
+ * drained; why says what decided it. */
+#define BAL_NOWHERE ((size_t)-1)
 size_t balance_place(const struct bal_params *p, const struct bal_node *self,
 		     const struct bal_node *peers, size_t npeers, char *why, size_t whylen);
 

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "balance.h"
 #include "control.h"
 #include "job.h"
@@ -130,6 +131,7 @@ static void node_of(const struct gossip_node *g, struct migr_node *n, uint64_t n
 	n->jobs = g->vec.jobs;
 	n->incarnation = g->incarnation;
 	n->age_ms = now > g->updated_at ? (uint32_t)(now - g->updated_at) : 0;
+	n->admin = g->vec.admin;
 }
 
 static void do_nodes(struct client *c)
@@ -141,6 +143,8 @@ static void do_nodes(struct client *c)
 	for (uint32_t i = 0; i < count; i++)
 		node_of(&g->nodes[i], &nodes[i], now);
 	nodes[0].self = 1;
+	/* as it is now, not as the last period's vector said */
+	nodes[0].admin = admin_drained() ? MIGR_ADMIN_DRAINED : MIGR_ADMIN_ACTIVE;
 	nodes[0].age_ms = 0;
 	struct mw w;
 	mw_init(&w);
@@ -317,6 +321,14 @@ static int handle_request(struct client *c, const struct migr_frame_hdr *h, cons
 		}
 		balance_set(on, c->cred.uid);
 		reply_ok(c);
+		return 0;
+	}
+	case MSG_CTL_DRAIN: {
+		mr_str(&r, name, MIGR_NAME_MAX);
+		uint8_t admin = mr_u8(&r);
+		if (mr_end(&r) < 0 || admin > MIGR_ADMIN_DRAINED || !migr_name_valid(name))
+			return -1;
+		admin_request(c->id, c->cred.uid, name, admin == MIGR_ADMIN_DRAINED);
 		return 0;
 	}
 	case MSG_CTL_PS:

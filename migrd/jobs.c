@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "control.h"
 #include "job.h"
 #include "balance.h"
@@ -385,6 +386,11 @@ static void runner_start(struct migr_job_spec *s)
 		send_failed(s->home, s->gpid, -EAGAIN, err);
 		return;
 	}
+	if (admin_drained()) {
+		admin_refusal(migrd.conf.node, err, sizeof(err));
+		send_failed(s->home, s->gpid, -EBUSY, err);
+		return;
+	}
 	if (migrd.mem_free_kb && migrd.mem_free_kb < MIN_FREE_KB) {
 		snprintf(err, sizeof(err), "node %s is full: %llu kB of memory free",
 			 migrd.conf.node, (unsigned long long)migrd.mem_free_kb);
@@ -637,8 +643,17 @@ void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
 	char placed[MIGR_ERRMSG_MAX] = "";
 	if (!node[0]) {
 		node = migrd.conf.node;
+		if (admin_drained()) {
+			admin_refusal(node, placed, sizeof(placed));
+			control_error(client, -EBUSY, "%s", placed);
+			goto out;
+		}
 	} else if (!strcmp(node, "best")) {
 		node = balance_place_job(placed, sizeof(placed));
+		if (!node) {
+			control_error(client, -EBUSY, "no node takes new jobs: %s", placed);
+			goto out;
+		}
 	} else {
 		const struct gossip_node *n = gossip_find(&migrd.gossip, node);
 		if (!n) {
@@ -651,6 +666,11 @@ void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
 			control_error(client, -EHOSTDOWN, "%s: node is %s", node,
 				      n->state == MIGR_NODE_LEFT ? "gone (it left)"
 								  : migr_node_state_name(n->state));
+			goto out;
+		}
+		if (is_self(node) ? admin_drained() : n->vec.admin == MIGR_ADMIN_DRAINED) {
+			admin_refusal(node, placed, sizeof(placed));
+			control_error(client, -EBUSY, "%s", placed);
 			goto out;
 		}
 	}

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "checks.h"
 #include "cpufeat.h"
 #include "control.h"
@@ -105,6 +106,8 @@ static void gossip_arm_poll(void)
 int migrd_peer_message(const char *peer, uint8_t type, const uint8_t *p, size_t n)
 {
 	static struct migr_gossip_msg m;	/* large; one message at a time */
+	if (type == MSG_ADMIN_REQ || type == MSG_ADMIN_REPLY)
+		return migrd.leaving ? 0 : admin_peer_message(peer, type, p, n);
 	if (!migr_gossip_type(type))
 		return migrd.leaving ? 0 : jobs_peer_message(peer, type, p, n);
 	int r = migr_gossip_decode_type(type, p, n, &m);
@@ -133,6 +136,7 @@ static void gossip_period(void *arg)
 	jobs_sample();
 	v.jobs = jobs_running_here();
 	v.cpu_features = migrd.cpu_features;
+	v.admin = admin_drained() ? MIGR_ADMIN_DRAINED : MIGR_ADMIN_ACTIVE;
 	uint64_t now = loop_now();
 	gossip_set_vector(&migrd.gossip, &v, now);
 	gossip_tick(&migrd.gossip, now);
@@ -348,6 +352,7 @@ int main(int argc, char **argv)
 	load_init(migrd.conf.cgroup);
 	migrd.cpu_features = cpufeat_machine() & ~migrd.conf.cpu_features_hidden;
 	jobs_init();
+	admin_init();
 	balance_init();
 	taskstats_open();
 

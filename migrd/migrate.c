@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "balance.h"
 #include "bulk.h"
 #include "cpufeat.h"
@@ -826,7 +827,9 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 	mw_u32(&w, j->moves);
 	mw_str(&w, j->cmd);
 	mw_u64(&w, m->rss_kb);
-	mw_u8(&w, (uint8_t)(mode | (automatic ? MODE_AUTO : 0)));
+	/* a drained node's balancer empties it: the destination need only have room, as
+	 * for a move a user asked for, not be lighter than this node */
+	mw_u8(&w, (uint8_t)(mode | (automatic && !admin_drained() ? MODE_AUTO : 0)));
 	/* the pipes' inodes: how the dump names them, what restore --inherit-fd replaces */
 	for (int s = 0; s < 3; s++) {
 		struct stat st;
@@ -963,6 +966,11 @@ static int dst_offer(const char *from, struct mr *r)
 	struct job *existing = job_find(gpid);
 	if (mig_active(gpid, MIG_DEST) || (existing && existing->here)) {
 		refuse(from, gpid, id, "the job is already here");
+		return 0;
+	}
+	if (admin_drained()) {
+		admin_refusal(migrd.conf.node, msg, sizeof(msg));
+		refuse(from, gpid, id, msg);
 		return 0;
 	}
 	if (uid == 0 && !migrd.conf.peer_root_jobs) {
@@ -1124,6 +1132,9 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	} else if (!strcmp(j->node, target)) {
 		snprintf(msg, sizeof(msg), "%s: already runs on %s", gpid, target);
 		code = -EALREADY;
+	} else if (is_self(target) ? admin_drained() : n->vec.admin == MIGR_ADMIN_DRAINED) {
+		admin_refusal(target, msg, sizeof(msg));
+		code = MIGR_CANTMOVE;
 	} else if (!j->started) {
 		snprintf(msg, sizeof(msg), "%s: not started yet", gpid);
 		code = -EAGAIN;

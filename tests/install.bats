@@ -272,7 +272,9 @@ setup_completion() {
 	run complete_line mrun -j ''
 	[ -z "$output" ]
 	run complete_line mctl ''
-	[ "$output" = "$(printf '%s\n' balance keygen leave nodes status)" ]
+	[ "$output" = "$(printf '%s\n' balance drain keygen leave nodes status undrain)" ]
+	run complete_line mctl drain --
+	[ "$output" = "$(printf '%s\n' --help --json --timeout --wait)" ]
 	run complete_line mctl balance ''
 	[ "$output" = "$(printf '%s\n' off on)" ]
 	run complete_line mmon -s ''
@@ -297,6 +299,10 @@ setup_completion() {
 	[ "$output" = "$(printf '%s\n' node1.7 node2.1)" ]
 	run complete_line mmigrate --mode copy node1.7 ''
 	[ "$output" = "$(printf '%s\n' home node1 node2)" ]
+	run complete_line mctl drain ''
+	[ "$output" = "$(printf '%s\n' node1 node2)" ]
+	run complete_line mctl undrain node
+	[ "$output" = "$(printf '%s\n' node1 node2)" ]
 	run complete_line mmigrate node1.7 node2 ''	# nothing more to name: its options
 	[ "$output" = "$(printf '%s\n' --check --json --mode)" ]
 	run complete_line mkill node1.7 node2.

@@ -38,7 +38,7 @@ node_jobs_seen() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ ${lines[0]} == "mmon: 3 nodes, 3 alive, 1 job, as node1 sees them; sorted by name" ]]
-	[[ ${lines[1]} == "NODE "*" STATE "*" LOAD "*" CPUS "*" MEM_FREE "*" JOBS "* ]]
+	[[ ${lines[1]} == "NODE "*" STATE "*" ADMIN "*" LOAD "*" CPUS "*" MEM_FREE "*" JOBS "* ]]
 	[[ ${lines[2]} =~ ^node1\*\ +alive\ .*\ 0\ \[.*\]$ ]]
 	[[ ${lines[3]} =~ ^node2\ +alive\ .*\ 1\ \[.*\]$ ]]
 	[[ ${lines[4]} =~ ^node3\ +alive\ .*\ 0\ \[.*\]$ ]]

@@ -333,6 +333,76 @@ static void test_place_memory(void)
 		CHECK(strstr(why, "200 MiB free on c, the most") != NULL);
 }
 
+static void test_drain_sends_every_movable_job(void)
+{
+	/* a drained node, not busy at all: its jobs still leave, new or old, each to the
+	 * lightest node that is not drained and has memory for it */
+	struct bal_node self = { "a", 0.5, 4, 8 * GIB, .drained = 1 };
+	struct bal_node peers[] = { { "b", 0.0, 1, 8 * GIB, .drained = 1 },
+				    { "c", 0.0, 1, 8 * GIB }, { "d", 0.5, 1, 8 * GIB },
+				    { "e", 0.0, 1, 100 * 1024 } };
+	struct bal_job jobs[4];
+	busy_jobs(jobs, 4, 1);
+	jobs[0].resident_ms = 0;	/* just started */
+	jobs[0].moves = 3;
+	jobs[1].cpu_pct = 0;		/* asleep */
+	jobs[2].movable = 0;		/* --no-migrate, say */
+	struct bal_decision d[8];
+	size_t n = balance_plan(&params, &self, peers, 4, jobs, 4, d, 8);
+	CHECK_INT(n, ==, 3);
+	int to[4] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		UNIT_CTX("move %zu", i);
+		CHECK(d[i].job != 2);
+		CHECK(d[i].node == 1 || d[i].node == 2);
+		to[d[i].node]++;
+		CHECK(strstr(d[i].reason, "a is drained") == d[i].reason);
+	}
+	UNIT_CTX_CLEAR();
+	CHECK_INT(to[1], ==, 2);	/* c: 0 -> 1 -> 2, d: 0.5 -> 1.5 */
+	CHECK_INT(to[2], ==, 1);
+	/* the bound on moves per period holds; nowhere to go: nothing planned */
+	busy_jobs(jobs, 4, 1);
+	CHECK_INT(balance_plan(&params, &self, peers, 4, jobs, 4, d, 2), ==, 2);
+	busy_jobs(jobs, 4, 1);
+	CHECK_INT(balance_plan(&params, &self, peers, 1, jobs, 4, d, 8), ==, 0);
+}
+
+static void test_drained_peers_take_nothing(void)
+{
+	char why[256];
+	struct bal_decision d;
+	struct bal_job jobs[6];
+	busy_jobs(jobs, 6, 1);
+	/* the only lighter node is drained: the balancer stays put */
+	struct bal_node peers[] = { { "b", 0.0, 1, 8 * GIB, .drained = 1 } };
+	CHECK_INT(decide(6, 1, peers, 1, jobs, 6, &d), ==, 0);
+	peers[0].drained = 0;
+	CHECK_INT(decide(6, 1, peers, 1, jobs, 6, &d), ==, 1);
+	/* nor does memory pressure send anything there */
+	struct bal_node low = { "a", 0, 1, 100 * 1024 };
+	peers[0].drained = 1;
+	CHECK_INT(balance_decide(&params, &low, peers, 1, jobs, 6, &d), ==, 0);
+	/* placement skips it, though it is the lightest */
+	struct bal_node self = { "a", 3.0, 1, 8 * GIB };
+	struct bal_node two[] = { { "b", 0.0, 1, 8 * GIB, .drained = 1 },
+				  { "c", 1.0, 1, 8 * GIB } };
+	CHECK_INT(balance_place(&params, &self, two, 2, why, sizeof(why)), ==, 1);
+	/* a drained node places elsewhere even when it is the lightest */
+	struct bal_node drained = { "a", 0.0, 1, 8 * GIB, .drained = 1 };
+	if (CHECK_INT(balance_place(&params, &drained, two, 2, why, sizeof(why)), ==, 1))
+		CHECK(strstr(why, "a is drained; c has room") == why);
+	/* and when no open node has room, the open one with the most memory */
+	two[1].mem_free_kb = 1024;
+	if (CHECK_INT(balance_place(&params, &drained, two, 2, why, sizeof(why)), ==, 1))
+		CHECK(strstr(why, "on c, the most") != NULL);
+	/* every node drained: nowhere */
+	two[1].drained = 1;
+	if (CHECK_INT(balance_place(&params, &drained, two, 2, why, sizeof(why)), ==,
+		      BAL_NOWHERE))
+		CHECK_STR(why, "every node is drained");
+}
+
 static void test_peer_tasks(void)
 {
 	/* nothing sent there lately: its vector */
@@ -363,6 +433,8 @@ int main(int argc, char **argv)
 		UNIT(test_place_where_there_is_room),
 		UNIT(test_place_spreads_a_burst),
 		UNIT(test_place_memory),
+		UNIT(test_drain_sends_every_movable_job),
+		UNIT(test_drained_peers_take_nothing),
 		UNIT(test_peer_tasks),
 	};
 	return unit_main(argc, argv, tests, UNIT_COUNT(tests));

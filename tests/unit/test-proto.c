@@ -17,9 +17,9 @@ static const uint8_t all_types[] = {
 	MSG_JOB_FAILED, MSG_JOB_DATA, MSG_JOB_ACK, MSG_JOB_SIGNAL, MSG_JOB_EXIT, MSG_PS_REQ,
 	MSG_PS_REPLY, MSG_KILL_REQ, MSG_KILL_REPLY, MSG_MIG_REQ, MSG_MIG_RESULT, MSG_MIG_OFFER,
 	MSG_MIG_ACCEPT, MSG_MIG_REFUSE, MSG_MIG_RESTORED, MSG_MIG_DONE, MSG_MIG_ABORT,
-	MSG_BULK_ATTACH, MSG_MIG_QUERY, MSG_CTL_NODES,
+	MSG_BULK_ATTACH, MSG_MIG_QUERY, MSG_ADMIN_REQ, MSG_ADMIN_REPLY, MSG_CTL_NODES,
 	MSG_CTL_STATUS, MSG_CTL_LEAVE, MSG_CTL_RUN, MSG_CTL_SIGNAL, MSG_CTL_KILL, MSG_CTL_PS,
-	MSG_CTL_MIGRATE, MSG_CTL_BALANCE, MSG_GOSSIP_PING, MSG_GOSSIP_ACK, MSG_GOSSIP_PING_REQ,
+	MSG_CTL_MIGRATE, MSG_CTL_BALANCE, MSG_CTL_DRAIN, MSG_GOSSIP_PING, MSG_GOSSIP_ACK, MSG_GOSSIP_PING_REQ,
 	MSG_GOSSIP_PUSH_PULL, MSG_CTL_OK, MSG_CTL_ERROR, MSG_CTL_NODES_REPLY,
 	MSG_CTL_STATUS_REPLY, MSG_CTL_RUN_REPLY, MSG_CTL_EXIT, MSG_CTL_PS_REPLY,
 	MSG_CTL_MIGRATE_REPLY,
@@ -440,6 +440,8 @@ static void gossip_sample(struct migr_gossip_msg *m, uint16_t count)
 		e->vec.cpus_milli = 4000;
 		e->vec.mem_free_kb = (uint64_t)1 << 40 | i;
 		e->vec.jobs = i;
+		e->vec.cpu_features = 0x8000000000000001ull | (uint64_t)i << 8;
+		e->vec.admin = i % 2 ? MIGR_ADMIN_DRAINED : MIGR_ADMIN_ACTIVE;
 	}
 }
 
@@ -454,7 +456,8 @@ static int gossip_equal(const struct migr_gossip_msg *a, const struct migr_gossi
 		    x->heartbeat != y->heartbeat || x->age_ms != y->age_ms ||
 		    x->vec.load_milli != y->vec.load_milli ||
 		    x->vec.cpus_milli != y->vec.cpus_milli ||
-		    x->vec.mem_free_kb != y->vec.mem_free_kb || x->vec.jobs != y->vec.jobs)
+		    x->vec.mem_free_kb != y->vec.mem_free_kb || x->vec.jobs != y->vec.jobs ||
+		    x->vec.cpu_features != y->vec.cpu_features || x->vec.admin != y->vec.admin)
 			return 0;
 	}
 	return 1;
@@ -522,6 +525,7 @@ static void edit_bad_name(struct migr_gossip_msg *m) { snprintf(m->entries[1].na
 static void edit_empty_name(struct migr_gossip_msg *m) { m->entries[0].name[0] = '\0'; }
 static void edit_status(struct migr_gossip_msg *m) { m->entries[2].status = GOSSIP_LEFT + 1; }
 static void edit_status_ff(struct migr_gossip_msg *m) { m->entries[0].status = 0xff; }
+static void edit_admin(struct migr_gossip_msg *m) { m->entries[1].vec.admin = MIGR_ADMIN_DRAINED + 1; }
 
 static void test_gossip_rejects(void)
 {
@@ -529,6 +533,7 @@ static void test_gossip_rejects(void)
 	gossip_expect_reject("empty sender name", edit_empty_name);
 	gossip_expect_reject("status 2", edit_status);
 	gossip_expect_reject("status 255", edit_status_ff);
+	gossip_expect_reject("admin state 2", edit_admin);
 
 	static struct migr_gossip_msg out;
 	struct mw w;
@@ -569,7 +574,7 @@ static void test_gossip_rejects(void)
 		mw_u64(&w, 1);
 		mw_u64(&w, 1);
 		mw_u32(&w, 0);
-		mw_zero(&w, 28);	/* the load vector */
+		mw_zero(&w, 29);	/* the load vector */
 		UNIT_CTX("%s over its bound", which == 0 ? "name" : "address");
 		CHECK_INT(gossip_decode_exact(w.buf, w.len, &out), ==, MIGR_EPROTO);
 		mw_free(&w);
@@ -599,6 +604,7 @@ static void test_gossip_at_bounds(void)
 	mw_u64(&w, UINT64_MAX);
 	mw_u32(&w, UINT32_MAX);
 	mw_u64(&w, UINT64_MAX);
+	mw_u8(&w, MIGR_ADMIN_DRAINED);
 	if (CHECK_INT(gossip_decode_exact(w.buf, w.len, &out), ==, 0)) {
 		CHECK_STR(out.entries[0].name, name);
 		CHECK_STR(out.entries[0].addr, addr);
@@ -607,6 +613,7 @@ static void test_gossip_at_bounds(void)
 		CHECK_UINT(out.entries[0].heartbeat, ==, UINT64_MAX);
 		CHECK_UINT(out.entries[0].vec.mem_free_kb, ==, UINT64_MAX);
 		CHECK_UINT(out.entries[0].vec.cpu_features, ==, UINT64_MAX);
+		CHECK_UINT(out.entries[0].vec.admin, ==, MIGR_ADMIN_DRAINED);
 	}
 	mw_free(&w);
 }
@@ -820,7 +827,7 @@ static void test_gossip_kinds_rejects(void)
 	mw_u8(&w, GOSSIP_ALIVE);
 	mw_u64(&w, 1);
 	mw_u64(&w, 1);
-	mw_zero(&w, 28);	/* the load vector */
+	mw_zero(&w, 29);	/* the load vector */
 	CHECK_INT(kind_decode_exact(MSG_GOSSIP_PING_REQ, w.buf, w.len, &out), ==, MIGR_EPROTO);
 	/* the same with an address that fits decodes: the layout is as written here */
 	w.len = 0;
@@ -836,7 +843,7 @@ static void test_gossip_kinds_rejects(void)
 	mw_u8(&w, GOSSIP_LEFT);
 	mw_u64(&w, 1);
 	mw_u64(&w, 1);
-	mw_zero(&w, 28);	/* the load vector */
+	mw_zero(&w, 29);	/* the load vector */
 	if (CHECK_INT(kind_decode_exact(MSG_GOSSIP_PING_REQ, w.buf, w.len, &out), ==, 0)) {
 		CHECK_STR(out.at.addr, s);
 		CHECK_STR(out.target, "node1");
@@ -862,6 +869,7 @@ static void nodes_sample(struct migr_node *nd, size_t n)
 		nd[i].jobs = (uint32_t)(i * 3);
 		nd[i].incarnation = 1000 + i;
 		nd[i].age_ms = (uint32_t)(i * 250);
+		nd[i].admin = i % 3 == 2 ? MIGR_ADMIN_DRAINED : MIGR_ADMIN_ACTIVE;
 	}
 }
 
@@ -891,6 +899,7 @@ static void test_nodes_roundtrip(void)
 				CHECK_UINT(out[i].jobs, ==, in[i].jobs);
 				CHECK_UINT(out[i].incarnation, ==, in[i].incarnation);
 				CHECK_UINT(out[i].age_ms, ==, in[i].age_ms);
+				CHECK_UINT(out[i].admin, ==, in[i].admin);
 			}
 		}
 		free(out);
