@@ -22,6 +22,13 @@ teardown_file() {
 }
 
 teardown() {
+	# a failed case shows what each daemon logged of its move
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${GPID:-}" ]; then
+		for n in node1 node2 node3; do
+			echo "# $n:"
+			grep -F "$GPID" "$(log_of "$n")" | tail -n 40 | sed 's/^/#   /'
+		done >&3
+	fi
 	# whatever a case left cut or stopped comes back for the next, and whatever of its
 	# job is left ends (by pid: all of it is ours)
 	cluster link node3 up 2>/dev/null || true
