@@ -87,7 +87,7 @@ const char *gossip_addr(const struct gossip_node *n)
 #define HEALTH_MAX 8	/* Lifeguard: a probe waits at most this many periods */
 #define RETRANSMIT 4	/* a change is passed on RETRANSMIT * ceil(log10(N + 1)) times */
 #define NEWS_PER_MSG 16	/* membership changes a message carries, besides its window */
-#define PP_PARTS 32	/* parts of a table a stream sends per period */
+#define PP_PARTS 64	/* parts of a table a stream sends per period */
 #define PP_BUSY 256	/* askers a busy node answers per period, with BUSY_ENTRIES each */
 #define BUSY_ENTRIES 8
 #define PP_INTERVAL 30	/* periods between anti-entropy exchanges, up to 32 nodes */

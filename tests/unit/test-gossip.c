@@ -1408,7 +1408,7 @@ static void test_first_entry_is_sender(void)
 /* A table goes in parts of at most GOSSIP_MAX_ENTRIES entries, our own first in each, PARTS
  * parts a period, the last marked; every node once but what the asker sent (itself here).
  * A node busy sending its table answers another asker with a few entries. */
-#define PARTS 32	/* gossip.c's PP_PARTS */
+#define PARTS 64	/* gossip.c's PP_PARTS */
 #define BUSY_ENTRIES 8	/* gossip.c's */
 
 static void test_push_pull_parts(void)
