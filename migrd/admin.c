@@ -27,6 +27,7 @@ struct admin_wait {
 	uint32_t id;
 	uint64_t client;
 	char node[MIGR_NAME_MAX + 1];
+	int drained;		/* what was asked */
 	struct loop_timer *timer;
 	struct admin_wait *next;
 };
@@ -102,6 +103,8 @@ static int apply(int drained, uint32_t uid, const char *by, char *why, size_t le
 		return r;
 	}
 	adm.drained = drained;
+	gossip_note_admin(&migrd.gossip, migrd.conf.node,
+			  drained ? MIGR_ADMIN_DRAINED : MIGR_ADMIN_ACTIVE);
 	log_info("admin: %s (mctl on %s)", drained ? "drained: no new jobs, the jobs here leave"
 						   : "active again: takes jobs", by);
 	balance_admin_changed();
@@ -162,6 +165,7 @@ void admin_request(uint64_t client, uint32_t uid, const char *node, int drained)
 	struct admin_wait *a = xcalloc(1, sizeof(*a));
 	a->id = ++adm.next_id;
 	a->client = client;
+	a->drained = drained;
 	snprintf(a->node, sizeof(a->node), "%s", node);
 	a->next = adm.waits;
 	adm.waits = a;
@@ -214,10 +218,14 @@ int admin_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t 
 		a = a->next;
 	if (!a)
 		return 0;	/* answered too late */
-	if (code < 0)
+	if (code < 0) {
 		control_error(a->client, code, "%s", why);
-	else
+	} else {
+		/* this node's next mrun or mmigrate to it goes by the new state at once */
+		gossip_note_admin(&migrd.gossip, from,
+				  a->drained ? MIGR_ADMIN_DRAINED : MIGR_ADMIN_ACTIVE);
 		reply_ok(a->client);
+	}
 	wait_free(a);
 	return 0;
 }

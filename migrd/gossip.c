@@ -164,6 +164,13 @@ static uint32_t slot_of(const struct gossip *g, const char *name)
 	return n ? (uint32_t)(n - g->nodes) : NONE;
 }
 
+void gossip_note_admin(struct gossip *g, const char *name, uint8_t admin)
+{
+	uint32_t slot = slot_of(g, name);
+	if (slot != NONE)
+		g->nodes[slot].vec.admin = admin;
+}
+
 uint32_t gossip_count_state(const struct gossip *g, int state)
 {
 	uint32_t c = 0;

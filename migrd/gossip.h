@@ -195,6 +195,9 @@ const char *gossip_addr(const struct gossip_node *n);
 /* The slot of a node by name, or NULL. */
 const struct gossip_node *gossip_find(const struct gossip *g, const char *name);
 uint32_t gossip_count_state(const struct gossip *g, int state);
+/* A node's admin state as it said it directly (an answer to a drain request), before its
+ * next load vector gets here; for this node, at once in what it sends. */
+void gossip_note_admin(struct gossip *g, const char *name, uint8_t admin);
 /* The suspicion timeout in a cluster of `members` nodes once `confirmations` other members
  * suspect the node too: 4 log10(members) periods (dead_ms at least) unconfirmed, down to a
  * third of that (suspect_ms at least). */

@@ -668,7 +668,9 @@ void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
 								  : migr_node_state_name(n->state));
 			goto out;
 		}
-		if (is_self(node) ? admin_drained() : n->vec.admin == MIGR_ADMIN_DRAINED) {
+		/* a drained node refuses the start itself: its own state is the one that
+		 * counts, whatever gossip has brought here yet */
+		if (is_self(node) && admin_drained()) {
 			admin_refusal(node, placed, sizeof(placed));
 			control_error(client, -EBUSY, "%s", placed);
 			goto out;

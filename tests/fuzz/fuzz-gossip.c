@@ -103,13 +103,15 @@ static void check_table(void)
 
 static void set_vector(const uint8_t *p, size_t n)
 {
-	struct migr_vector v;
+	struct migr_vector v = { 0 };
 	struct mr r;
 	mr_init(&r, p, n);	/* short: the rest reads as 0 */
 	v.load_milli = mr_u32(&r);
 	v.cpus_milli = mr_u32(&r);
 	v.mem_free_kb = mr_u64(&r);
 	v.jobs = mr_u32(&r);
+	v.cpu_features = mr_u64(&r);
+	v.admin = mr_u8(&r) & 1;	/* migrd only ever sets active or drained */
 	gossip_set_vector(&g, &v, now);
 }
 
