@@ -60,9 +60,10 @@ static int source_step(enum mig_state s, enum mig_event e, struct mig_step *out)
 			return 0;
 		case EV_REFUSED:
 		case EV_PEER_DEAD:
-			go(out, MIG_ABORTED, ACT_RESULT_FAIL | ACT_FINISH, 0);
-			return 0;
 		case EV_TIMEOUT:
+			/* the home marked the job as moving when it sent the request on: the abort
+			 * tells it the move is over (a destination that refused, or is dead,
+			 * ignores it) */
 			go(out, MIG_ABORTED, ACT_SEND_ABORT | ACT_RESULT_FAIL | ACT_FINISH, 0);
 			return 0;
 		default:

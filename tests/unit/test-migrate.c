@@ -155,6 +155,7 @@ static void test_refused_or_unanswered_offer(void)
 	src(&w, EV_REFUSED);
 	CHECK_INT(w.src, ==, MIG_ABORTED);
 	CHECK_INT(w.results_fail, ==, 1);
+	CHECK(w.src_acts & ACT_SEND_ABORT);	/* the home hears the move is over */
 	CHECK(!(w.src_acts & ACT_STOP_OUTPUT));	/* the job was never touched */
 	CHECK_ONE_COPY(&w);
 	world_init(&w);
