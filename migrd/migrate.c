@@ -738,7 +738,22 @@ static void open_channels(struct migration *m)
 
 /* MIG_REQ at the node where the job runs. */
 /* Where the job runs: what it holds that a move cannot carry, without touching it. */
-static void src_check(const char *origin, uint32_t reqid, const char *gpid)
+/* A line for a destination whose free memory, as gossip last said, cannot take the job:
+ * what its own admission would answer (dest_offer). 0 if it can, or is not known. */
+static int dest_room_reason(const struct job *j, const char *dest, char *why, size_t len)
+{
+	const struct gossip_node *g = dest[0] && !is_self(dest) ? gossip_find(&migrd.gossip, dest)
+								: NULL;
+	uint64_t rss = job_rss_kb(j);
+	if (!g || !g->vec.mem_free_kb || g->vec.mem_free_kb >= rss + MIN_FREE_KB)
+		return 0;
+	snprintf(why, len, "%s has too little free memory: %llu MiB, and the job holds %llu MiB",
+		 gossip_name(g), (unsigned long long)(g->vec.mem_free_kb / 1024),
+		 (unsigned long long)(rss / 1024));
+	return 1;
+}
+
+static void src_check(const char *origin, uint32_t reqid, const char *gpid, const char *dest)
 {
 	struct job *j = job_find(gpid);
 	struct holds h;
@@ -753,9 +768,11 @@ static void src_check(const char *origin, uint32_t reqid, const char *gpid)
 		send_result(origin, reqid, -EBUSY, why, 0, 0, "");
 		return;
 	}
-	if (movable_reasons(&h, why, sizeof(why))) {
-		size_t len = strlen(why);
-		if (len && why[len - 1] == '\n')
+	size_t len = movable_reasons(&h, why, sizeof(why)) ? strlen(why) : 0;
+	if (len < sizeof(why) - 1 && dest_room_reason(j, dest, why + len, sizeof(why) - len))
+		len = strlen(why);
+	if (len) {
+		if (why[len - 1] == '\n')
 			why[len - 1] = '\0';
 		send_result(origin, reqid, MIGR_CANTMOVE, why, 0, 0, migrd.conf.node);
 		return;
@@ -1152,7 +1169,7 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 		return;
 	}
 	if (check && is_self(j->node)) {
-		src_check(origin, reqid, gpid);
+		src_check(origin, reqid, gpid, target);
 		return;
 	}
 	if (!check)
@@ -1329,7 +1346,7 @@ static int request_in(const char *from, struct mr *r)
 	if (is_self(home) && !(j && j->migrating && !strcmp(from, home) && !check))
 		home_request(origin, reqid, gpid, dest, mode, automatic, check, uid);
 	else if (!strcmp(from, home) && check)
-		src_check(origin, reqid, gpid);
+		src_check(origin, reqid, gpid, dest);
 	else if (!strcmp(from, home))
 		src_request(origin, reqid, gpid, dest, mode, automatic);
 	else

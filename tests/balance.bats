@@ -295,6 +295,14 @@ memcg() {
 	[ "$status" -eq 1 ]
 	[[ $output == *"node2 has no room: "*" kB free"* ]]
 	[ "${#lines[@]}" -eq 1 ]
+	# --check says so before any move is tried, from what gossip says of node2
+	run on node3 mmigrate --check "$gpid" node2
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == *"node2 has too little free memory: "*" MiB, and the job holds 2"[89]?" MiB" ]]
+	run on node3 mmigrate --check "$gpid" node3
+	[ "$status" -eq 0 ]
+	[ "$output" = movable ]
 	# it stays where it was, and runs on
 	[ "$(on node1 mps --json | jq -r --arg g "$gpid" '.[] | select(.gpid == $g) | .node')" = node1 ]
 	run on node1 mmigrate "$gpid" node3
