@@ -254,7 +254,9 @@ uint64_t gossip_suspicion_ms(const struct gossip_params *p, uint32_t members,
 	uint64_t most = 4 * log10_milli(members) * p->period_ms / 1000;
 	if (most < p->dead_ms)
 		most = p->dead_ms;
-	uint64_t least = most / 3 > p->suspect_ms ? most / 3 : p->suspect_ms;
+	/* down to half: a third let a node that answers late (Lifeguard's case) be declared
+	 * dead now and then before its refutation got round (bench/gossip-sim --slow) */
+	uint64_t least = most / 2 > p->suspect_ms ? most / 2 : p->suspect_ms;
 	if (least > most)
 		least = most;
 	if (members < GOSSIP_CONFIRM + 2)

@@ -13,7 +13,7 @@
  * Lifeguard. A node whose own probes fail while its helpers say nothing back (nacks), or
  * that finds itself suspected, is probably the slow one: its health score rises, and its
  * probes wait that many periods more before they suspect. The suspicion timeout starts at
- * 4 log10(N) periods (dead-timeout at least) and shrinks towards a third of that
+ * 4 log10(N) periods (dead-timeout at least) and shrinks towards half of that
  * (suspect-timeout at least) as other members confirm the suspicion independently.
  *
  * Dissemination. Membership changes (joins, suspicions, refutations, deaths, leaves) and load
@@ -200,7 +200,7 @@ uint32_t gossip_count_state(const struct gossip *g, int state);
 void gossip_note_admin(struct gossip *g, const char *name, uint8_t admin);
 /* The suspicion timeout in a cluster of `members` nodes once `confirmations` other members
  * suspect the node too: 4 log10(members) periods (dead_ms at least) unconfirmed, down to a
- * third of that (suspect_ms at least). */
+ * half of that (suspect_ms at least). */
 uint64_t gossip_suspicion_ms(const struct gossip_params *p, uint32_t members,
 			     unsigned confirmations);
 

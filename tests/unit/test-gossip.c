@@ -1248,7 +1248,7 @@ static void test_merge_order(void)
 }
 
 /* The suspicion timeout: 4 log10(N) periods unconfirmed (dead-timeout at least), down to a
- * third of that (suspect-timeout at least) with GOSSIP_CONFIRM confirmations; too small a
+ * half of that (suspect-timeout at least) with GOSSIP_CONFIRM confirmations; too small a
  * cluster to confirm anything gets the least at once. */
 static void test_suspicion_timeouts(void)
 {
@@ -1263,11 +1263,11 @@ static void test_suspicion_timeouts(void)
 		{ 5, 3, SUSPECT },
 		{ 100, 0, DEAD },	/* 4 log10(100) = 8 periods: below dead-timeout */
 		{ 1000, 0, 12000 },
-		{ 1000, 3, SUSPECT },	/* 12000 / 3 < suspect-timeout */
+		{ 1000, 3, 6000 },	/* 12000 / 2 */
 		{ 10000, 0, 16000 },
-		{ 10000, 1, 16000 - (16000 - 5333) / 2 },
-		{ 10000, 3, 5333 },
-		{ 10000, 9, 5333 },
+		{ 10000, 1, 16000 - (16000 - 8000) / 2 },
+		{ 10000, 3, 8000 },
+		{ 10000, 9, 8000 },
 	};
 	for (size_t i = 0; i < UNIT_COUNT(want); i++) {
 		UNIT_CTX("%u members, %u confirmations", want[i].members, want[i].c);
