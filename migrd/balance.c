@@ -17,6 +17,7 @@
 #include "xmalloc.h"
 
 #define RECENT_MAX 128
+#define FAILED_MAX 64		/* jobs whose last moves failed, waiting to be tried again */
 #define DEFAULT_LINK_KB_PER_S (100 * 1024)	/* until a move has been measured */
 #define MOVE_TIMEOUT_MS 400000			/* no result by then: the move is lost */
 #define PLAN_MAX 8				/* moves one period may plan */
@@ -50,6 +51,13 @@ struct move {
 	char reason[256];
 };
 
+/* A job whose moves by the balancer keep failing, and when it may be tried again. */
+struct failed {
+	char gpid[MIGR_GPID_MAX + 1];
+	unsigned fails;
+	uint64_t until;		/* loop_now() */
+};
+
 /* The moves of a period go one after the other: CRIU's dumps of two jobs with the same
  * working directory cannot overlap (its parasite makes "proc.crtools" there), and a move of
  * a small job takes a fraction of a period anyway. */
@@ -60,6 +68,8 @@ static struct {
 	uint32_t tags;
 	struct recent recent[RECENT_MAX];	/* newest last */
 	unsigned nrecent;
+	struct failed failed[FAILED_MAX];
+	unsigned nfailed;
 	double link_kb_per_s;
 } bal;
 
@@ -279,6 +289,52 @@ static void queue_add(const char *gpid, const struct gossip_node *dest, const ch
 	m->of = of;
 }
 
+static struct failed *failed_find(const char *gpid)
+{
+	for (unsigned i = 0; i < bal.nfailed; i++)
+		if (!strcmp(bal.failed[i].gpid, gpid))
+			return &bal.failed[i];
+	return NULL;
+}
+
+/* A move of the job failed (ok 0) or succeeded: when it may be tried again; returns the
+ * wait in ms. A full table gives way from its oldest entry: that job is tried again. */
+static uint64_t failed_note(const char *gpid, int ok, uint64_t now)
+{
+	struct failed *f = failed_find(gpid);
+	if (ok || !f) {
+		if (f)
+			*f = bal.failed[--bal.nfailed];
+		if (ok)
+			return 0;
+		if (bal.nfailed == FAILED_MAX)
+			memmove(bal.failed, bal.failed + 1, sizeof(bal.failed[0]) * --bal.nfailed);
+		f = &bal.failed[bal.nfailed++];
+		snprintf(f->gpid, sizeof(f->gpid), "%s", gpid);
+		f->fails = 0;
+	}
+	uint64_t wait = balance_retry_ms(++f->fails, migrd.conf.balance_period_ms);
+	f->until = now + wait;
+	return wait;
+}
+
+/* Jobs waiting after failed moves are not candidates; jobs that are gone are forgotten
+ * (an entry whose wait is long over and whose job did not come up again). */
+static void failed_filter(struct bal_job *jobs, size_t njobs, uint64_t now)
+{
+	for (size_t i = 0; i < njobs; i++) {
+		const struct failed *f = failed_find(jobs[i].gpid);
+		if (f && now < f->until)
+			jobs[i].movable = 0;
+	}
+	for (unsigned i = 0; i < bal.nfailed;) {
+		if (now >= bal.failed[i].until + balance_retry_ms(64, migrd.conf.balance_period_ms))
+			bal.failed[i] = bal.failed[--bal.nfailed];
+		else
+			i++;
+	}
+}
+
 static void tick(void *arg)
 {
 	(void)arg;
@@ -297,6 +353,7 @@ static void tick(void *arg)
 	struct bal_node *peers = peers_view(&npeers, now, 1);
 	struct bal_job *jobs = NULL;
 	size_t njobs = jobs_balance_candidates(&jobs, now);
+	failed_filter(jobs, njobs, now);
 	struct bal_decision d[PLAN_MAX];
 	size_t n = balance_plan(&p, &self, peers, npeers, jobs, njobs, d, PLAN_MAX);
 	for (size_t i = 0; i < n; i++)
@@ -313,11 +370,15 @@ void balance_move_result(uint32_t tag, int code, const char *msg, const char *no
 	struct move *m = &bal.queue[0];
 	if (!bal.nqueue || !m->started_at || m->tag != tag)
 		return;	/* one given up on */
-	if (code < 0)
-		log_info("balance: %s stays: %s", m->gpid, msg);
-	else
+	if (code < 0) {
+		uint64_t wait = failed_note(m->gpid, 0, loop_now());
+		log_info("balance: %s stays: %s; tried again in %llu s at the earliest", m->gpid,
+			 msg, (unsigned long long)(wait / 1000));
+	} else {
+		failed_note(m->gpid, 1, loop_now());
 		log_info("balance: %s moved to %s: frozen %u ms, total %u ms", m->gpid, node,
 			 freeze_ms, total_ms);
+	}
 	queue_drop_first();
 	queue_start();
 }

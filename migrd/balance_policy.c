@@ -288,6 +288,13 @@ size_t balance_place(const struct bal_params *p, const struct bal_node *self,
 	return best;
 }
 
+uint64_t balance_retry_ms(unsigned fails, uint64_t period_ms)
+{
+	if (fails == 0)
+		return 0;
+	return period_ms << (fails < 6 ? fails : 6);
+}
+
 double balance_peer_tasks(double advertised, double base, double pending)
 {
 	if (pending <= 0)

@@ -79,6 +79,12 @@ double balance_peer_tasks(double advertised, double base, double pending);
 int balance_accept(const struct bal_node *self, const struct bal_node *source,
 		   uint64_t rss_kb, uint64_t mem_low_kb, char *why, size_t whylen);
 
+/* How long a job whose last `fails` moves by the balancer failed in a row waits before it
+ * is tried again: 2, 4, 8... periods, at most 64. A move that fails (CRIU refuses the job,
+ * the destination turns it down) would most likely fail again at once, freezing the job
+ * each time for nothing. */
+uint64_t balance_retry_ms(unsigned fails, uint64_t period_ms);
+
 /* A job is CPU-bound when it gets at least half the CPU a fair share would give it, or
  * half what the busiest job here gets (on a host whose CPUs are oversubscribed no job gets
  * its fair share); top_pct is that busiest job's. */

@@ -180,3 +180,31 @@ jobs_on_is() {
 	cluster start node3
 	wait_until 15 admin_is node1 node3 active
 }
+
+@test "a job whose moves fail is tried again later, not every period" {
+	# node1 and node3 take no root jobs from other nodes: every move of node2's root job
+	# is refused, and it runs on where it is
+	for n in node1 node3; do
+		echo "peer-root-jobs no" >>"$(node_dir "$n")/migrd.conf"
+		cluster stop "$n"
+		cluster start "$n"
+	done
+	wait_until 15 sh -c "[ \$($CLUSTER run node2 mctl nodes --json | jq '[.[] | select(.state == \"alive\")] | length') -eq 3 ]"
+	g=$(on node2 mrun -d -n here sleep 1000)
+	wait_until 10 jobs_on_is node2 1
+	log=$(node_dir node2)/migrd.log
+	on node2 mctl drain node2
+	# the balancer's period is 2 s: without a pause it would try about 7 times in 14 s
+	sleep 14
+	tries=$(grep -c "balance: $g stays: " "$log")
+	echo "tries: $tries"
+	[ "$tries" -ge 2 ] && [ "$tries" -le 3 ]
+	grep -q "balance: $g stays: .*takes no root jobs.*; tried again in 4 s at the earliest" "$log"
+	grep -q "balance: $g stays: .*; tried again in 8 s at the earliest" "$log"
+	[ "$(node_of "$g")" = node2 ]
+	for n in node1 node3; do
+		sed -i '/^peer-root-jobs no$/d' "$(node_dir "$n")/migrd.conf"
+		cluster stop "$n"
+		cluster start "$n"
+	done
+}

@@ -403,6 +403,16 @@ static void test_drained_peers_take_nothing(void)
 		CHECK_STR(why, "every node is drained");
 }
 
+static void test_retry_after_failures(void)
+{
+	CHECK_UINT(balance_retry_ms(0, 2000), ==, 0);
+	CHECK_UINT(balance_retry_ms(1, 2000), ==, 4000);
+	CHECK_UINT(balance_retry_ms(2, 2000), ==, 8000);
+	CHECK_UINT(balance_retry_ms(6, 2000), ==, 128000);
+	CHECK_UINT(balance_retry_ms(7, 2000), ==, 128000);	/* no longer than 64 periods */
+	CHECK_UINT(balance_retry_ms(1000, 2000), ==, 128000);
+}
+
 static void test_peer_tasks(void)
 {
 	/* nothing sent there lately: its vector */
@@ -435,6 +445,7 @@ int main(int argc, char **argv)
 		UNIT(test_place_memory),
 		UNIT(test_drain_sends_every_movable_job),
 		UNIT(test_drained_peers_take_nothing),
+		UNIT(test_retry_after_failures),
 		UNIT(test_peer_tasks),
 	};
 	return unit_main(argc, argv, tests, UNIT_COUNT(tests));
