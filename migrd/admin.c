@@ -111,16 +111,6 @@ static int apply(int drained, uint32_t uid, const char *by, char *why, size_t le
 	return 0;
 }
 
-static void reply_ok(uint64_t client)
-{
-	struct mw w;
-	mw_init(&w);
-	mw_frame_begin(&w, MSG_CTL_OK);
-	mw_frame_end(&w);
-	control_send(client, &w);
-	mw_free(&w);
-}
-
 static void wait_free(struct admin_wait *a)
 {
 	for (struct admin_wait **ap = &adm.waits; *ap; ap = &(*ap)->next)
@@ -154,7 +144,7 @@ void admin_request(uint64_t client, uint32_t uid, const char *node, int drained)
 		if (r < 0)
 			control_error(client, r, "%s", why);
 		else
-			reply_ok(client);
+			control_ok(client);
 		return;
 	}
 	const struct gossip_node *g = gossip_find(&migrd.gossip, node);
@@ -224,7 +214,7 @@ int admin_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t 
 		/* this node's next mrun or mmigrate to it goes by the new state at once */
 		gossip_note_admin(&migrd.gossip, from,
 				  a->drained ? MIGR_ADMIN_DRAINED : MIGR_ADMIN_ACTIVE);
-		reply_ok(a->client);
+		control_ok(a->client);
 	}
 	wait_free(a);
 	return 0;

@@ -93,13 +93,19 @@ static void reply(struct client *c, struct mw *frame)
 	mw_free(frame);
 }
 
-static void reply_ok(struct client *c)
+void control_ok(uint64_t id)
 {
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_CTL_OK);
 	mw_frame_end(&w);
-	reply(c, &w);
+	control_send(id, &w);
+	mw_free(&w);
+}
+
+static void reply_ok(struct client *c)
+{
+	control_ok(c->id);
 }
 
 void control_error(uint64_t id, int code, const char *fmt, ...)

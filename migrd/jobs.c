@@ -1157,16 +1157,6 @@ static int kill_at_home(uint32_t uid, const char *gpid, int sig, char *msg, size
 	return 0;
 }
 
-static void reply_ok(uint64_t client)
-{
-	struct mw w;
-	mw_init(&w);
-	mw_frame_begin(&w, MSG_CTL_OK);
-	mw_frame_end(&w);
-	control_send(client, &w);
-	mw_free(&w);
-}
-
 void jobs_kill(uint64_t client, uint32_t uid, const char *gpid, int sig)
 {
 	char home[MIGR_NAME_MAX + 1], msg[256];
@@ -1179,7 +1169,7 @@ void jobs_kill(uint64_t client, uint32_t uid, const char *gpid, int sig)
 		if (r < 0)
 			control_error(client, r, "%s", msg);
 		else
-			reply_ok(client);
+			control_ok(client);
 		return;
 	}
 	struct pending *p = pending_new(client, MSG_KILL_REQ, KILL_TIMEOUT_MS);
@@ -1402,7 +1392,7 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 		if (code < 0)
 			control_error(pend->client, code, "%s", msg);
 		else
-			reply_ok(pend->client);
+			control_ok(pend->client);
 		pending_free(pend);
 		return 0;
 	}
