@@ -298,7 +298,8 @@ static struct failed *failed_find(const char *gpid)
 }
 
 /* A move of the job failed (ok 0) or succeeded: when it may be tried again; returns the
- * wait in ms. A full table gives way from its oldest entry: that job is tried again. */
+ * wait in ms. A full table gives way from its first entry (not always the oldest: entries
+ * removed are replaced by the last), and that job may be tried again at once. */
 static uint64_t failed_note(const char *gpid, int ok, uint64_t now)
 {
 	struct failed *f = failed_find(gpid);
