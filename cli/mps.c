@@ -122,9 +122,12 @@ int main(int argc, char **argv)
 			json_str(stdout, j->node);
 			printf(", \"pid\": %u, \"user\": ", j->pid);
 			json_str(stdout, name);
-			printf(", \"uid\": %u, \"state\": \"%c\", \"cpu\": %.1f, \"rss_kb\": %" PRIu64
+			char state[8] = { j->state, '\0' };
+			if (j->state == MIGR_JOB_FROZEN)
+				snprintf(state, sizeof(state), "frozen");
+			printf(", \"uid\": %u, \"state\": \"%s\", \"cpu\": %.1f, \"rss_kb\": %" PRIu64
 			       ", \"time_ms\": %" PRIu64 ", \"moves\": %u, \"no_migrate\": %s, \"cmd\": ",
-			       j->uid, j->state, j->cpu, j->rss_kb, j->cpu_ms, j->moves,
+			       j->uid, state, j->cpu, j->rss_kb, j->cpu_ms, j->moves,
 			       j->flags & MIGR_RUN_NO_MIGRATE ? "true" : "false");
 			json_str(stdout, j->cmd);
 			printf(", \"why\": ");

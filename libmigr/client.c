@@ -336,8 +336,8 @@ int migr_kill(struct migr_client *c, const char *gpid, int sig)
 	return r;
 }
 
-int migr_migrate(struct migr_client *c, const char *gpid, const char *node, int mode,
-		 struct migr_move *move)
+static int migrate_call(struct migr_client *c, const char *gpid, const char *node, int mode,
+			struct migr_move *move)
 {
 	struct mw req;
 	uint8_t *p;
@@ -364,6 +364,19 @@ int migr_migrate(struct migr_client *c, const char *gpid, const char *node, int 
 	r = mr_end(&rd);
 	free(p);
 	return r;
+}
+
+int migr_migrate(struct migr_client *c, const char *gpid, const char *node, int mode,
+		 struct migr_move *move)
+{
+	if (mode != MIGR_MODE_LAZY && mode != MIGR_MODE_COPY)
+		return -EINVAL;
+	return migrate_call(c, gpid, node, mode, move);
+}
+
+int migr_freeze(struct migr_client *c, const char *gpid, struct migr_move *move)
+{
+	return migrate_call(c, gpid, "", MIGR_CTL_MODE_FREEZE, move);
 }
 
 int migr_check(struct migr_client *c, const char *gpid, const char *node, char *why,

@@ -129,13 +129,17 @@ int migr_run_signal(struct migr_client *client, int sig);
 /* The connection's descriptor, to poll for the exit message. */
 int migr_client_fd(const struct migr_client *client);
 
+/* A job's state while it is frozen to its node's disk (mmigrate --freeze): no processes. */
+#define MIGR_JOB_FROZEN 'F'
+
 struct migr_job {
 	char gpid[MIGR_GPID_MAX + 1];
 	char home[MIGR_NAME_MAX + 1];
 	char node[MIGR_NAME_MAX + 1];
 	uint32_t pid;		/* the program's pid on node */
 	uint32_t uid;
-	char state;		/* R running, S sleeping, D, T, Z... as the kernel says */
+	char state;		/* R running, S sleeping, D, T, Z... as the kernel says, or
+				 * MIGR_JOB_FROZEN */
 	double cpu;		/* percent of one CPU, recent */
 	uint64_t rss_kb;
 	uint64_t cpu_ms;	/* CPU time used */
@@ -169,6 +173,11 @@ struct migr_move {
 /* Moves a job to node ("home": back to its home). Waits until the move is over. */
 int migr_migrate(struct migr_client *client, const char *gpid, const char *node, int mode,
 		 struct migr_move *move);
+
+/* Freezes a job to the disk of the node it runs on: its memory and state are written
+ * there, its processes end; migr_migrate() to any node brings it back. Waits until it is
+ * done; move->node is where it is frozen. */
+int migr_freeze(struct migr_client *client, const char *gpid, struct migr_move *move);
 
 /* Whether a move of the job (to node, or anywhere if node is NULL or "") would be tried,
  * without touching the job: 0 if so, 1 if not, with why holding one reason per line

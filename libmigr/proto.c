@@ -40,6 +40,7 @@ static const struct {
 	{ MSG_MIG_QUERY, "migrate-query" },
 	{ MSG_ADMIN_REQ, "admin-request" },
 	{ MSG_ADMIN_REPLY, "admin-reply" },
+	{ MSG_MIG_FROZEN, "migrate-frozen" },
 	{ MSG_CTL_NODES, "nodes" },
 	{ MSG_CTL_STATUS, "status" },
 	{ MSG_CTL_LEAVE, "leave" },

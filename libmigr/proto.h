@@ -59,6 +59,7 @@ enum migr_msg_type {
 	MSG_MIG_QUERY = 35,	/* source -> destination: how did this move end? */
 	MSG_ADMIN_REQ = 36,	/* any node -> the node: drain or undrain yourself */
 	MSG_ADMIN_REPLY = 37,
+	MSG_MIG_FROZEN = 38,	/* source -> home: the job is frozen to that node's disk */
 	/* control socket: requests */
 	MSG_CTL_NODES = 40,
 	MSG_CTL_STATUS = 41,
@@ -207,8 +208,10 @@ void migr_status_encode(struct mw *w, const struct migr_status *s);
 int migr_status_decode(const void *p, size_t n, struct migr_status *s);
 void migr_error_encode(struct mw *w, int code, const char *msg);
 #define MIGR_ERRMSG_MAX 511
-/* MSG_CTL_MIGRATE's mode byte: migr_mode, or this for `mmigrate --check`. */
+/* MSG_CTL_MIGRATE's mode byte: migr_mode, or these for `mmigrate --check` and
+ * `mmigrate --freeze`. */
 #define MIGR_CTL_MODE_CHECK 2
+#define MIGR_CTL_MODE_FREEZE 3
 /* The code of an error that lists what keeps a job from moving, one reason per line. */
 #define MIGR_CANTMOVE (-EXDEV)
 int migr_error_decode(const void *p, size_t n, int *code, char msg[MIGR_ERRMSG_MAX + 1]);

@@ -311,8 +311,8 @@ static int handle_request(struct client *c, const struct migr_frame_hdr *h, cons
 		mr_str(&r, name, MIGR_GPID_MAX);
 		mr_str(&r, dest, MIGR_NAME_MAX);
 		uint8_t mode = mr_u8(&r);
-		if (mr_end(&r) < 0 || mode > MIGR_CTL_MODE_CHECK ||
-		    (mode != MIGR_CTL_MODE_CHECK && !dest[0]))
+		if (mr_end(&r) < 0 || mode > MIGR_CTL_MODE_FREEZE ||
+		    (mode < MIGR_CTL_MODE_CHECK && !dest[0]))
 			return -1;
 		migrate_request(c->id, c->cred.uid, name, dest, mode);
 		return 0;

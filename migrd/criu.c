@@ -1,6 +1,7 @@
 /* criu.c: CRIU's command lines, its lazy-pages socket, its logs (see criu.h). */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,8 +46,22 @@ void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir)
 	arg(a, "--leave-stopped");
 }
 
+void criu_freeze_argv(struct criu_argv *a, pid_t pid, const char *dir)
+{
+	a->n = 0;
+	snprintf(a->buf[0], sizeof(a->buf[0]), "%d", (int)pid);
+	arg(a, "dump");
+	arg(a, "-t");
+	arg(a, a->buf[0]);
+	arg(a, "-D");
+	arg(a, dir);
+	arg(a, "-o");
+	arg(a, "dump.log");
+	arg(a, "--leave-stopped");
+}
+
 void criu_restore_argv(struct criu_argv *a, const char *dir, const char *const inherit[3],
-		       int first_fd, int leave_stopped)
+		       int first_fd, int leave_stopped, int lazy)
 {
 	a->n = 0;
 	arg(a, "restore");
@@ -59,7 +74,8 @@ void criu_restore_argv(struct criu_argv *a, const char *dir, const char *const i
 	arg(a, "restored.pid");
 	arg(a, "--manage-cgroups=ignore");
 	arg(a, "--task-fs-creds");
-	arg(a, "--lazy-pages");
+	if (lazy)
+		arg(a, "--lazy-pages");
 	if (leave_stopped)
 		arg(a, "--leave-stopped");
 	for (int s = 0; s < 3; s++) {
@@ -197,6 +213,22 @@ void criu_log_error(const char *log, char *out, size_t outlen)
 		}
 	}
 	fclose(f);
+}
+
+void criu_images_remove(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char path[2 * PATH_MAX];
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
 }
 
 void criu_keep_log(const char *log, const char *keep)

@@ -1,7 +1,8 @@
 /* criu.h: the one place that knows CRIU's command lines, flags and protocols: how migr
  * dumps a job (lazily, leaving its tasks stopped), how it restores one (with the job's
  * stdio swapped in and its files opened as its user), CRIU's lazy-pages socket, and
- * reading CRIU's logs. Used by migr-move (mover.h); the daemon only checks CRIU at start. */
+ * reading CRIU's logs. Used by migr-move (mover.h), and by migrd for a job frozen to its
+ * node's disk and thawed there (freeze.h). */
 #ifndef MIGR_CRIU_H
 #define MIGR_CRIU_H
 
@@ -21,12 +22,15 @@ struct criu_argv {
  * them), the tasks left stopped at the end (--leave-stopped), so that the source copy stays
  * whole until the destination holds every page. */
 void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir);
-/* criu restore -d from dir, pages left to a lazy-pages server, the job's stdio pipes as
+/* criu restore -d from dir, pages left to a lazy-pages server (lazy) or all in the images, the job's stdio pipes as
  * descriptors first_fd.. (inherit[i] names the dumped pipe each replaces), the job's files
  * opened with its own credentials (patches/criu/0002), the tasks left stopped when
  * leave_stopped (a copy move continues them once every page is in). */
 void criu_restore_argv(struct criu_argv *a, const char *dir, const char *const inherit[3],
-		       int first_fd, int leave_stopped);
+		       int first_fd, int leave_stopped, int lazy);
+/* criu dump of the tree under pid into dir with all of its memory (a job frozen to disk,
+ * freeze.h), the tasks left stopped: migrd ends them once the images are recorded. */
+void criu_freeze_argv(struct criu_argv *a, pid_t pid, const char *dir);
 
 /* Runs criu with keep[i] as descriptor 3+i, stdio on /dev/null; the pid, or -1. */
 pid_t criu_spawn(const char *criu, const struct criu_argv *a, const int *keep, int nkeep);
@@ -46,5 +50,8 @@ void criu_log_error(const char *log, char *out, size_t outlen);
 const char *criu_explain(const char *line);
 /* Copies a failed run's log to keep (it outlives its move's directory). */
 void criu_keep_log(const char *log, const char *keep);
+
+/* Removes a directory of images, its files and itself (CRIU writes no subdirectories). */
+void criu_images_remove(const char *dir);
 
 #endif

@@ -26,7 +26,10 @@ struct job {
 	uint32_t moves;
 	uint64_t here_since;	/* runner: when it started or landed here (loop_now) */
 	struct migration *mig;	/* a move under way, here as source or destination */
-	int frozen;		/* source: 1 while a move has it, 2 once it runs elsewhere */
+	int frozen;		/* source: 1 while a move or a freeze or thaw has it, 2 once it
+				 * runs elsewhere */
+	int on_disk;		/* frozen to this node's disk (freeze.h): no processes */
+	uint64_t disk_ino[3];	/* then: its stdio pipes' inodes, as the images name them */
 	char cmd[MIGR_CMD_MAX + 1];
 
 	/* runner: the job runs here */
@@ -60,6 +63,7 @@ struct job {
 	int user_in_done;
 	int started;
 	int migrating;		/* a move is under way: stdin waits */
+	int home_frozen;	/* frozen to a disk: stdin and signals but SIGKILL, SIGTERM wait */
 	char moving_from[MIGR_NAME_MAX + 1];	/* where it lives on if the move fails */
 	char moving_to[MIGR_NAME_MAX + 1];
 	char move_origin[MIGR_NAME_MAX + 1];	/* who asked for the move under way */
@@ -109,11 +113,19 @@ struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32
 			struct migration *m);
 void job_move_landed(struct job *j);	/* every page in: it is a job like any here */
 void job_vanished(struct job *j);	/* its copy here was killed: no end to report */
+/* frozen to this node's disk (freeze.c) */
+void job_frozen_to_disk(struct job *j);	/* images recorded: its processes end, it stays */
+void job_thawed(struct job *j, pid_t init, int pipes[3]);	/* it runs here again */
+void job_frozen_ended(struct job *j, int status);	/* killed while frozen */
+struct job *job_frozen_found(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
+			     uint32_t moves, const char *cmd, const uint64_t ino[3],
+			     uint64_t rss_kb);	/* at start-up */
 /* home */
 void home_move_start(struct job *j, const char *to, const char *origin, uint32_t reqid);
 void home_move_restored(struct job *j, const char *where);
 void home_move_done(struct job *j);
 void home_move_aborted(struct job *j);
+void home_move_frozen(struct job *j);	/* frozen where it ran; thawed by a move */
 
 /* migrate.c, called from jobs.c */
 int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n);
@@ -122,5 +134,14 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 /* A child ended: 1 if it belonged to a migration. */
 int migrate_reaped(pid_t pid, int status);
 void migrate_node_down(const char *node);
+/* migrate.c, for freeze.c: the answer to whoever asked; a refusal, which the home hears too;
+ * news for the home (MSG_MIG_FROZEN, MSG_MIG_DONE or MSG_MIG_ABORT); restored tasks join
+ * the node's cgroup. */
+void migrate_result(const char *origin, uint32_t reqid, int code, const char *msg,
+		    uint32_t freeze_ms, uint32_t total_ms, const char *node);
+void migrate_refuse(const char *origin, uint32_t reqid, const char *gpid, int code,
+		    const char *why);
+void migrate_home_news(const char *gpid, const char *home, uint8_t type, const char *text);
+void job_join_cgroup(pid_t pid);
 
 #endif

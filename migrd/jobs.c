@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "control.h"
+#include "freeze.h"
 #include "job.h"
 #include "balance.h"
 #include "jobs.h"
@@ -448,11 +449,15 @@ fail:
 
 void jobs_reaped(pid_t pid, int status)
 {
-	if (migrate_reaped(pid, status))
+	if (migrate_reaped(pid, status) || freeze_reaped(pid, status))
 		return;
 	for (struct job *j = jobs; j; j = j->next) {
 		if (!j->here || j->init_pid != pid || j->exited)
 			continue;
+		if (j->on_disk) {	/* frozen: its processes ended on purpose */
+			j->init_pid = 0;
+			return;
+		}
 		if (j->start_fd >= 0)	/* its status may wait in the pipe still */
 			runner_start_status(j->start_fd, EPOLLIN, j);
 		j->exited = 1;
@@ -535,7 +540,7 @@ static void home_pump_stdin(struct job *j)
 {
 	struct user_fd *u = &j->user[STREAM_IN];
 	uint8_t buf[CHUNK];
-	if (j->migrating) {	/* until the job has landed */
+	if (j->migrating || j->home_frozen) {	/* until the job has landed, or thawed */
 		home_watch(j, STREAM_IN, 0);
 		return;
 	}
@@ -732,7 +737,8 @@ out:
  * end it (SIGKILL) mid-move. -1 if JOB_SIGS_HELD signals wait already. */
 static int home_signal(struct job *j, int sig)
 {
-	if (!j->migrating) {
+	int waits = j->migrating || (j->home_frozen && sig != SIGKILL && sig != SIGTERM);
+	if (!waits) {
 		send_simple(j->node, MSG_JOB_SIGNAL, j->gpid, (uint32_t)sig);
 		return 0;
 	}
@@ -780,6 +786,11 @@ void jobs_client_gone(uint64_t client)
  * dropped so that it never blocks on a full pipe. */
 static void runner_orphan(struct job *j)
 {
+	if (j->on_disk) {	/* nobody could thaw it, or hear from it */
+		log_warnx("%s: its home %s is down: the frozen job ends", j->gpid, j->home);
+		freeze_end(j, SIGHUP);
+		return;
+	}
 	log_warnx("%s: its home %s is down: hang-up, its output is dropped", j->gpid, j->home);
 	j->orphan = 1;
 	runner_close(j, STREAM_IN);	/* EOF on its stdin */
@@ -881,6 +892,8 @@ static pid_t program_pid(pid_t init)
 
 uint64_t job_rss_kb(const struct job *j)
 {
+	if (j->on_disk)
+		return j->rss_kb;	/* as it was when frozen */
 	struct tree_usage u = { 0 };
 	tree_usage(j->init_pid, &u);
 	return u.rss_kb;
@@ -923,7 +936,8 @@ void jobs_sample(void)
 	unsigned done = 0;
 	for (int pass = 0; pass < 2 && done < SAMPLE_BUDGET; pass++) {
 		for (struct job *j = jobs; j && done < SAMPLE_BUDGET; j = j->next) {
-			if (!j->here || j->exited || j->start_fd >= 0 || j->sampled == sample_round)
+			if (!j->here || j->exited || j->start_fd >= 0 || j->sampled == sample_round ||
+			    j->on_disk || j->frozen)
 				continue;
 			job_sample(j, now);
 			done++;
@@ -941,8 +955,8 @@ size_t jobs_balance_candidates(struct bal_job **out, uint64_t now)
 	struct bal_job *b = xcalloc(n + 1, sizeof(*b));
 	n = 0;
 	for (struct job *j = jobs; j; j = j->next) {
-		if (!j->here || j->exited)
-			continue;
+		if (!j->here || j->exited || j->on_disk)
+			continue;	/* a frozen job weighs on no CPU, and moves when thawed */
 		b[n].gpid = j->gpid;
 		b[n].cpu_pct = j->cpu_pct;
 		b[n].rss_kb = j->rss_kb;
@@ -976,10 +990,10 @@ static size_t local_jobs(struct migr_job **out)
 		snprintf(m->gpid, sizeof(m->gpid), "%s", j->gpid);
 		snprintf(m->home, sizeof(m->home), "%s", j->home);
 		snprintf(m->node, sizeof(m->node), "%s", j->node);
-		pid_t prog = program_pid(j->init_pid);
+		pid_t prog = j->on_disk ? 0 : program_pid(j->init_pid);
 		m->pid = (uint32_t)prog;
 		m->uid = j->uid;
-		m->state = proctree_state(prog);
+		m->state = j->on_disk ? MIGR_JOB_FROZEN : proctree_state(prog);
 		m->cpu = j->cpu_pct;
 		m->cpu_ms = j->cpu_ns / 1000000;
 		m->rss_kb = j->rss_kb;
@@ -1195,6 +1209,11 @@ void jobs_kill(uint64_t client, uint32_t uid, const char *gpid, int sig)
  * process of the job but the init instead, and SIGCONT wakes them all. */
 static void runner_signal(struct job *j, int sig)
 {
+	if (j->on_disk) {	/* the home sends only these to a frozen job */
+		if (sig == SIGKILL || sig == SIGTERM)
+			freeze_end(j, sig);
+		return;
+	}
 	if (sig == SIGSTOP) {
 		pid_t *pids = xmalloc(PROCTREE_MAX * sizeof(*pids));
 		size_t n = proctree_list(j->init_pid, pids, PROCTREE_MAX);
@@ -1407,6 +1426,8 @@ void job_move_begin(struct job *j, struct migration *m)
 {
 	j->mig = m;
 	j->frozen = 1;
+	if (j->on_disk)
+		return;	/* a thaw elsewhere: no processes, no output */
 	/* the move stops every process; those its user had stopped stay so if it resumes */
 	free(j->held);
 	j->nheld = proctree_stopped(j->init_pid, &j->held);
@@ -1428,9 +1449,11 @@ void job_move_resume(struct job *j)
 {
 	if (!j->here)
 		return;
-	proctree_continue(j->init_pid, j->held, j->nheld);
 	j->mig = NULL;
 	j->frozen = 0;
+	if (j->on_disk)
+		return;	/* a thaw elsewhere failed: it stays frozen here */
+	proctree_continue(j->init_pid, j->held, j->nheld);
 	runner_watch(j, STREAM_OUT, 1);
 	runner_watch(j, STREAM_ERR, 1);
 	if (j->exited)
@@ -1439,7 +1462,7 @@ void job_move_resume(struct job *j)
 
 void job_move_kill(struct job *j)
 {
-	if (j->here && !j->exited)
+	if (j->here && !j->exited && !j->on_disk)	/* images: the helper removed them */
 		proctree_signal(j->init_pid, SIGKILL);
 }
 
@@ -1449,9 +1472,86 @@ void job_move_left(struct job *j)
 		runner_close(j, s);
 	j->here = 0;
 	j->frozen = 0;
+	j->on_disk = 0;
 	j->mig = NULL;
 	j->moves++;
 	job_maybe_free(j);
+}
+
+/* ---- frozen to this node's disk (freeze.c) ---- */
+
+void job_frozen_to_disk(struct job *j)
+{
+	runner_drain(j);	/* what it wrote before the dump goes home */
+	for (int s = 0; s < 3; s++)
+		runner_close(j, s);
+	j->on_disk = 1;
+	j->frozen = 0;
+	j->mig = NULL;
+	j->cpu_pct = 0;
+	proctree_signal(j->init_pid, SIGKILL);	/* reaped quietly: it is on_disk */
+	balance_job_ended(0);
+}
+
+void job_thawed(struct job *j, pid_t init, int pipes[3])
+{
+	j->on_disk = 0;
+	j->frozen = 0;
+	j->init_pid = init;
+	j->here_since = j->cpu_at = loop_now();
+	j->cpu_ns = 0;
+	free(j->held);
+	j->held = NULL;
+	j->nheld = 0;
+	for (int s = 0; s < 3; s++) {
+		j->pipe[s] = pipes[s];
+		j->watching[s] = 0;
+		j->unacked[s] = 0;
+		pipes[s] = -1;
+	}
+	runner_watch(j, STREAM_OUT, 1);
+	runner_watch(j, STREAM_ERR, 1);
+	if (j->inq.len)
+		runner_watch(j, STREAM_IN, 1);
+	else if (j->in_eof)
+		runner_close(j, STREAM_IN);
+	balance_job_arrived();
+}
+
+void job_frozen_ended(struct job *j, int status)
+{
+	j->on_disk = 0;
+	j->exited = 1;
+	j->status = status;
+	runner_check_done(j);	/* its pipes are closed: the end goes home */
+}
+
+struct job *job_frozen_found(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
+			     uint32_t moves, const char *cmd, const uint64_t ino[3],
+			     uint64_t rss_kb)
+{
+	struct job *j = job_new(gpid);
+	snprintf(j->home, sizeof(j->home), "%s", home);
+	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
+	snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
+	j->uid = uid;
+	j->flags = flags;
+	j->moves = moves;
+	j->rss_kb = rss_kb;
+	j->here = 1;
+	j->on_disk = 1;
+	j->here_since = loop_now();
+	memcpy(j->disk_ino, ino, sizeof(j->disk_ino));
+	if (is_self(home)) {
+		/* its home record died with the last migrd: no mrun any more, but a user may
+		 * thaw it or end it */
+		j->at_home = 1;
+		j->detached = 1;
+		j->started = 1;
+		j->home_frozen = 1;
+		snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
+	}
+	return j;
 }
 
 struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
@@ -1538,6 +1638,7 @@ void home_move_done(struct job *j)
 		j->moves++;
 	}
 	j->migrating = 0;
+	j->home_frozen = 0;	/* a thaw: it runs again */
 	home_release_signals(j);
 	home_pump_stdin(j);
 }
@@ -1550,13 +1651,24 @@ void home_move_aborted(struct job *j)
 		j->moves--;
 	snprintf(j->node, sizeof(j->node), "%s", j->moving_from);
 	j->migrating = 0;
+	if (j->home_frozen)
+		return;	/* a thaw failed: it stays frozen, its signals and stdin wait */
 	home_release_signals(j);
 	home_pump_stdin(j);
+}
+
+void home_move_frozen(struct job *j)
+{
+	if (!j->migrating)
+		return;
+	j->migrating = 0;
+	j->home_frozen = 1;
+	log_info("%s: frozen on %s", j->gpid, j->node);
 }
 
 void jobs_shutdown(void)
 {
 	for (struct job *j = jobs; j; j = j->next)
-		if (j->here && !j->exited)
+		if (j->here && !j->exited && !j->on_disk)	/* a frozen one waits on disk */
 			kill(j->init_pid, SIGHUP);
 }

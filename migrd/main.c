@@ -20,6 +20,7 @@
 #include "admin.h"
 #include "checks.h"
 #include "cpufeat.h"
+#include "freeze.h"
 #include "control.h"
 #include "balance.h"
 #include "jobs.h"
@@ -378,6 +379,7 @@ int main(int argc, char **argv)
 
 	peers_init();
 	control_init();
+	freeze_init();	/* before the moves: a thaw elsewhere under way needs its job */
 	migrate_init();
 	log_info("%s: listening on %s port %u, incarnation %llu, %g cpus", migrd.conf.node,
 		 migrd.conf.listen.addr, migrd.conf.listen.port,

@@ -33,7 +33,9 @@
 #include "bulk.h"
 #include "cpufeat.h"
 #include "cgroup.h"
+#include "criu.h"
 #include "control.h"
+#include "freeze.h"
 #include "job.h"
 #include "jobs.h"
 #include "launch.h"
@@ -46,9 +48,10 @@
 #include "proctree.h"
 #include "xmalloc.h"
 
-enum { MODE_LAZY = 0, MODE_COPY = 1 };
+enum { MODE_LAZY = 0, MODE_COPY = 1, MODE_FREEZE = 2 };	/* freeze: MIG_REQ only */
 #define MODE_AUTO 0x80	/* on the wire with the mode: the load balancer asks, not a user */
 #define MODE_CHECK 0x40	/* on the wire with the mode: only say whether a move would be tried */
+#define MODE_WHOLE 0x20	/* in an offer with the mode: the images hold every page (a thaw) */
 #define MIN_FREE_KB (64 * 1024)
 /* The load balancer's requests carry this bit and its slot; a user's count up from 1. */
 #define AUTO_REQID 0x80000000u
@@ -69,6 +72,7 @@ struct migration {
 	char origin[MIGR_NAME_MAX + 1];
 	uint32_t reqid;
 	int mode, automatic;
+	int whole;			/* destination: the images hold every page (a thaw) */
 	char dir[PATH_MAX + 96];
 	struct job *job;		/* source: the job; destination: once restored */
 	pid_t left_pid;			/* a copy no job record holds (found at restart) */
@@ -138,28 +142,12 @@ static struct migration *mig_new(enum mig_role role, const char *gpid, uint64_t 
 	return m;
 }
 
-static void rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[2 * PATH_MAX];
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int make_dir(const char *dir)
 {
 	char parent[PATH_MAX + 16];
 	snprintf(parent, sizeof(parent), "%s/migrate", migrd.conf.state_dir);
 	mkdir(parent, 0700);
-	rm_dir(dir);
+	criu_images_remove(dir);
 	return mkdir(dir, 0700);
 }
 
@@ -244,6 +232,12 @@ static void send_result(const char *origin, uint32_t reqid, int code, const char
 	send_result_as(origin, reqid, code, msg, freeze_ms, total_ms, node, 0);
 }
 
+void migrate_result(const char *origin, uint32_t reqid, int code, const char *msg,
+		    uint32_t freeze_ms, uint32_t total_ms, const char *node)
+{
+	send_result(origin, reqid, code, msg, freeze_ms, total_ms, node);
+}
+
 /* The home's word on how a move ended, for whoever asked: the source's own answer, with its
  * times, is preferred; this one stands if the source cannot give it (its migrd died). */
 static void home_result(struct job *j, int ok, const char *why)
@@ -269,6 +263,9 @@ static void tell_home(const struct migration *m, uint8_t type, const char *text)
 			return;
 		if (type == MSG_MIG_RESTORED) {
 			home_move_restored(j, m->dest);
+		} else if (type == MSG_MIG_FROZEN) {
+			home_result(j, 1, NULL);
+			home_move_frozen(j);
 		} else if (type == MSG_MIG_DONE) {
 			home_result(j, 1, NULL);
 			home_move_done(j);
@@ -303,7 +300,8 @@ static void write_info(const struct migration *m)
 		return;
 	fprintf(f, "%s %s %016" PRIx64 " %s %d %d\n", m->role == MIG_SOURCE ? "source" : "dest",
 		m->gpid, m->id, m->role == MIG_SOURCE ? m->dest : m->source,
-		m->role == MIG_SOURCE && m->job ? (int)m->job->init_pid : 0, (int)m->helper);
+		m->role == MIG_SOURCE && m->job && !m->job->on_disk ? (int)m->job->init_pid : 0,
+		(int)m->helper);
 	fclose(f);
 }
 
@@ -416,6 +414,16 @@ static void mig_timeout(void *arg)
 	mig_event(m, EV_TIMEOUT, NULL);
 }
 
+/* A freeze or a thaw on this node (freeze.c): no move, so no id. */
+void migrate_home_news(const char *gpid, const char *home, uint8_t type, const char *text)
+{
+	struct migration m = { .id = 0 };
+	snprintf(m.gpid, sizeof(m.gpid), "%s", gpid);
+	snprintf(m.home, sizeof(m.home), "%s", home);
+	snprintf(m.dest, sizeof(m.dest), "%s", migrd.conf.node);
+	tell_home(&m, type, text);
+}
+
 static void resume_again(void *arg)
 {
 	char *gpid = arg;
@@ -426,13 +434,14 @@ static void resume_again(void *arg)
 }
 
 static void open_channels(struct migration *m);
-static void join_cgroup(pid_t pid);
 
 /* Resumes a job the helper left stopped, found after a restart: its processes but those
  * its user had stopped (the helper wrote which). */
 static void continue_left(pid_t pid, const char *dir)
 {
 	char path[PATH_MAX + 400];
+	if (pid <= 0)
+		return;	/* a thaw from this node's disk: no processes here */
 	int *stopped;
 	snprintf(path, sizeof(path), "%s/" PROCTREE_STOPPED_FILE, dir);
 	size_t n = proctree_load_stopped(path, &stopped);
@@ -482,7 +491,7 @@ static void run_actions(struct migration *m, unsigned a)
 	if (a & ACT_ADOPT_JOB) {
 		m->job = job_arrived(m->gpid, m->home, m->uid, m->flags, m->moves, m->cmd,
 				     m->restored, m->pipes_ours, m);
-		join_cgroup(m->restored);
+		job_join_cgroup(m->restored);
 		balance_job_arrived();
 		log_info("%s: restored here from %s, init pid %d", m->gpid, m->source,
 			 (int)m->restored);
@@ -557,7 +566,7 @@ static void run_actions(struct migration *m, unsigned a)
 		if (m->job && m->job->mig == m)
 			m->job->mig = NULL;
 		m->job = NULL;
-		rm_dir(m->dir);
+		criu_images_remove(m->dir);
 		gc_later(0);
 		if (m->role == MIG_DEST)
 			gc_later(OUTCOME_KEEP_MS + 1000);
@@ -689,9 +698,11 @@ static void fail_soon(struct migration *m)
 /* Accepted: the helper starts, the two channels open; the helper dumps once it has both. */
 static void open_channels(struct migration *m)
 {
-	char pid[16];
-	snprintf(pid, sizeof(pid), "%d", (int)m->job->init_pid);
-	const char *argv[16];
+	char pid[16], frozen[PATH_MAX + 96];
+	int from_disk = m->job->on_disk;
+	snprintf(pid, sizeof(pid), "%d", from_disk ? 0 : (int)m->job->init_pid);
+	freeze_dir(m->gpid, frozen, sizeof(frozen));
+	const char *argv[18];
 	int n = 0;
 	argv[n++] = "migr-move";
 	argv[n++] = "send";
@@ -705,10 +716,15 @@ static void open_channels(struct migration *m)
 	argv[n++] = migrd.conf.criu;
 	argv[n++] = "--node";
 	argv[n++] = migrd.conf.node;
+	if (from_disk) {	/* a thaw elsewhere: the images are made; the helper removes them */
+		argv[n++] = "--from-disk";
+		argv[n++] = frozen;
+	}
 	if (log_verbose())
 		argv[n++] = "-v";
 	argv[n] = NULL;
-	if (make_dir(m->dir) < 0 || spawn_helper(m, argv, NULL, 0) < 0) {
+	if (make_dir(m->dir) < 0 || (from_disk && freeze_link_images(m->job, m->dir) < 0) ||
+	    spawn_helper(m, argv, NULL, 0) < 0) {
 		snprintf(m->why, sizeof(m->why), "cannot start the move's helper: %s",
 			 strerror(errno));
 		fail_soon(m);
@@ -756,14 +772,15 @@ static int dest_room_reason(const struct job *j, const char *dest, char *why, si
 static void src_check(const char *origin, uint32_t reqid, const char *gpid, const char *dest)
 {
 	struct job *j = job_find(gpid);
-	struct holds h;
+	struct holds h = { 0 };
 	char why[MIGR_ERRMSG_MAX + 1];
-	if (!j || !j->here || j->exited || j->start_fd >= 0 || movable_inspect(j->init_pid, &h) < 0) {
+	if (!j || !j->here || j->exited || j->start_fd >= 0 ||
+	    (!j->on_disk && movable_inspect(j->init_pid, &h) < 0)) {
 		send_result(origin, reqid, -ESRCH, "the job is not running on its node any more", 0, 0,
 			    "");
 		return;
 	}
-	if (j->mig) {
+	if (j->mig || j->frozen) {
 		snprintf(why, sizeof(why), "%s: already being moved", gpid);
 		send_result(origin, reqid, -EBUSY, why, 0, 0, "");
 		return;
@@ -782,8 +799,8 @@ static void src_check(const char *origin, uint32_t reqid, const char *gpid, cons
 
 /* The source turns a move down before it began: whoever asked hears why, and the home,
  * which marked the job as moving when it sent the request on, hears that it ended. */
-static void src_refuse(const char *origin, uint32_t reqid, const char *gpid, int code,
-		       const char *why)
+void migrate_refuse(const char *origin, uint32_t reqid, const char *gpid, int code,
+		    const char *why)
 {
 	char home[MIGR_NAME_MAX + 1];
 	send_result(origin, reqid, code, why, 0, 0, "");
@@ -812,12 +829,16 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 	struct job *j = job_find(gpid);
 	char msg[256];
 	if (!j || !j->here || j->exited || j->start_fd >= 0) {
-		src_refuse(origin, reqid, gpid, -ESRCH, "the job is not running on its node any more");
+		migrate_refuse(origin, reqid, gpid, -ESRCH, "the job is not running on its node any more");
 		return;
 	}
-	if (j->mig) {
+	if (j->mig || j->frozen) {
 		snprintf(msg, sizeof(msg), "%s: already being moved", gpid);
-		src_refuse(origin, reqid, gpid, -EBUSY, msg);
+		migrate_refuse(origin, reqid, gpid, -EBUSY, msg);
+		return;
+	}
+	if (j->on_disk && is_self(dest)) {
+		freeze_thaw_here(origin, reqid, j);
 		return;
 	}
 	uint64_t id;
@@ -846,11 +867,13 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 	mw_u64(&w, m->rss_kb);
 	/* a drained node's balancer empties it: the destination need only have room, as
 	 * for a move a user asked for, not be lighter than this node */
-	mw_u8(&w, (uint8_t)(mode | (automatic && !admin_drained() ? MODE_AUTO : 0)));
+	mw_u8(&w, (uint8_t)(mode | (automatic && !admin_drained() ? MODE_AUTO : 0) |
+			    (j->on_disk ? MODE_WHOLE : 0)));
 	/* the pipes' inodes: how the dump names them, what restore --inherit-fd replaces */
 	for (int s = 0; s < 3; s++) {
 		struct stat st;
-		mw_u64(&w, j->pipe[s] >= 0 && fstat(j->pipe[s], &st) == 0 ? st.st_ino : 0);
+		mw_u64(&w, j->on_disk ? j->disk_ino[s]
+		       : j->pipe[s] >= 0 && fstat(j->pipe[s], &st) == 0 ? st.st_ino : 0);
 	}
 	/* our load as we see it now, for a destination weighing an automatic move */
 	mw_u32(&w, (uint32_t)(self.load * 1000));
@@ -872,7 +895,7 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 /* ---- destination ---- */
 
 /* Restored tasks join the node's cgroups, like a job started here. */
-static void join_cgroup(pid_t pid)
+void job_join_cgroup(pid_t pid)
 {
 	char failed[PATH_MAX];
 	if (!migrd.conf.cgroup[0])
@@ -934,6 +957,8 @@ static int dst_start(struct migration *m, char *why, size_t whylen)
 	}
 	if (m->mode == MODE_COPY)
 		argv[n++] = "--copy";
+	if (m->whole)
+		argv[n++] = "--whole";
 	if (!strcmp(migrd.conf.test_pause_at, "before-restore") ||
 	    !strcmp(migrd.conf.test_pause_at, "in-restore")) {
 		snprintf(pause, sizeof(pause), "%u", migrd.conf.test_pause_ms);
@@ -975,8 +1000,8 @@ static int dst_offer(const char *from, struct mr *r)
 		ino[s] = mr_u64(r);
 	uint32_t src_load_milli = mr_u32(r), src_cpus_milli = mr_u32(r);
 	uint64_t src_mem_free_kb = mr_u64(r);
-	int automatic = !!(mode & MODE_AUTO);
-	mode &= (uint8_t)~MODE_AUTO;
+	int automatic = !!(mode & MODE_AUTO), whole = !!(mode & MODE_WHOLE);
+	mode &= (uint8_t)~(MODE_AUTO | MODE_WHOLE);
 	if (mr_end(r) < 0 || mode > MODE_COPY || src_cpus_milli == 0 || !migr_gpid_valid(gpid) ||
 	    !migr_name_valid(home))
 		return MIGR_EPROTO;
@@ -1023,6 +1048,7 @@ static int dst_offer(const char *from, struct mr *r)
 	m->flags = flags;
 	m->moves = moves;
 	m->mode = mode;
+	m->whole = whole;
 	m->rss_kb = rss;
 	memcpy(m->ino, ino, sizeof(ino));
 	if (dst_start(m, msg, sizeof(msg)) < 0) {
@@ -1124,13 +1150,25 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	char msg[256], target[MIGR_NAME_MAX + 1];
 	snprintf(target, sizeof(target), "%s", !strcmp(dest, "home") ? migrd.conf.node : dest);
 	const struct gossip_node *n = gossip_find(&migrd.gossip, target);
-	int code = 0;
+	int code = 0, freeze = mode == MODE_FREEZE;
 	if (!j || !j->at_home || j->exit_known) {
 		snprintf(msg, sizeof(msg), "%s: no such job", gpid);
 		code = -ESRCH;
 	} else if (uid != 0 && uid != j->uid) {
 		snprintf(msg, sizeof(msg), "%s: not your job (it belongs to uid %u)", gpid, j->uid);
 		code = -EPERM;
+	} else if (freeze) {
+		/* it stays where it runs: only the job's own state matters */
+		if (!j->started) {
+			snprintf(msg, sizeof(msg), "%s: not started yet", gpid);
+			code = -EAGAIN;
+		} else if (j->migrating) {
+			snprintf(msg, sizeof(msg), "%s: already being moved", gpid);
+			code = -EBUSY;
+		} else if (j->home_frozen) {
+			snprintf(msg, sizeof(msg), "%s: already frozen on %s", gpid, j->node);
+			code = -EALREADY;
+		}
 	} else if (check && !target[0]) {
 		/* a check without a destination: only what the job holds */
 		if (!j->started) {
@@ -1146,7 +1184,7 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	} else if (n->state != MIGR_NODE_ALIVE) {
 		snprintf(msg, sizeof(msg), "%s: node is %s", target, migr_node_state_name(n->state));
 		code = -EHOSTDOWN;
-	} else if (!strcmp(j->node, target)) {
+	} else if (!strcmp(j->node, target) && !j->home_frozen) {
 		snprintf(msg, sizeof(msg), "%s: already runs on %s", gpid, target);
 		code = -EALREADY;
 	} else if (is_self(target) ? admin_drained() : n->vec.admin == MIGR_ADMIN_DRAINED) {
@@ -1173,7 +1211,7 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 		return;
 	}
 	if (!check)
-		home_move_start(j, target, origin, reqid);
+		home_move_start(j, freeze ? j->node : target, origin, reqid);
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_MIG_REQ);
@@ -1244,7 +1282,9 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 	mw_str(&w, migrd.conf.node);
 	mw_str(&w, gpid);
 	mw_str(&w, dest);
-	mw_u8(&w, mode == MIGR_CTL_MODE_CHECK ? MODE_CHECK : (uint8_t)mode);
+	mw_u8(&w, mode == MIGR_CTL_MODE_CHECK    ? MODE_CHECK
+		  : mode == MIGR_CTL_MODE_FREEZE ? MODE_FREEZE
+						 : (uint8_t)mode);
 	mw_u32(&w, uid);
 	mw_frame_end(&w);
 	if (node_send(home, &w) < 0) {
@@ -1338,8 +1378,9 @@ static int request_in(const char *from, struct mr *r)
 	uint32_t uid = mr_u32(r);
 	int automatic = !!(mode & MODE_AUTO), check = !!(mode & MODE_CHECK);
 	mode &= (uint8_t)~(MODE_AUTO | MODE_CHECK);
-	if (mr_end(r) < 0 || mode > MODE_COPY || migr_gpid_home(gpid, home) < 0 ||
-	    !migr_name_valid(origin) || (!check && !dest[0]))
+	if (mr_end(r) < 0 || mode > MODE_FREEZE || migr_gpid_home(gpid, home) < 0 ||
+	    !migr_name_valid(origin) || (!check && mode != MODE_FREEZE && !dest[0]) ||
+	    (mode == MODE_FREEZE && (check || automatic)))
 		return MIGR_EPROTO;
 	struct job *j = job_find(gpid);
 	/* the home checks first; it then sends the request on, from itself */
@@ -1347,6 +1388,8 @@ static int request_in(const char *from, struct mr *r)
 		home_request(origin, reqid, gpid, dest, mode, automatic, check, uid);
 	else if (!strcmp(from, home) && check)
 		src_check(origin, reqid, gpid, dest);
+	else if (!strcmp(from, home) && mode == MODE_FREEZE)
+		freeze_start(origin, reqid, gpid);
 	else if (!strcmp(from, home))
 		src_request(origin, reqid, gpid, dest, mode, automatic);
 	else
@@ -1363,6 +1406,9 @@ static void home_message(const char *from, uint8_t type, const char *gpid, const
 	int party = !strcmp(from, j->moving_to) || !strcmp(from, j->moving_from);
 	if (type == MSG_MIG_RESTORED && !strcmp(from, j->moving_to)) {
 		home_move_restored(j, from);
+	} else if (type == MSG_MIG_FROZEN && party) {
+		home_result(j, 1, NULL);
+		home_move_frozen(j);
 	} else if (type == MSG_MIG_DONE && party) {
 		home_result(j, 1, NULL);
 		home_move_done(j);
@@ -1404,6 +1450,7 @@ int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_
 		break;
 	case MSG_MIG_DONE:
 	case MSG_MIG_QUERY:
+	case MSG_MIG_FROZEN:
 		break;
 	default:
 		return MIGR_EPROTO;
@@ -1450,6 +1497,9 @@ int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_
 		if (dst)
 			mig_event(dst, EV_PEER_DEAD, text);	/* its helper is told to give up */
 		home_message(from, type, gpid, text);
+		break;
+	case MSG_MIG_FROZEN:
+		home_message(from, type, gpid, NULL);
 		break;
 	case MSG_MIG_QUERY:
 		if (dst) {
@@ -1540,7 +1590,7 @@ static void settle_dir(const char *dir)
 		rec[strcspn(rec, "\n")] = '\0';
 	}
 	if (!ok || !migr_gpid_valid(gpid) || !migr_name_valid(peer)) {
-		rm_dir(dir);
+		criu_images_remove(dir);
 		return;
 	}
 	if (helper > 0 && helper_alive(helper, gpid)) {

@@ -1,8 +1,9 @@
 /* mover.c: migr-move's start, its talk with migrd, and process trees (see mover.h).
  *
- *   migr-move send --gpid G --dir D --pid INIT [--copy] [--criu PATH] [--node NAME] [-v]
+ *   migr-move send --gpid G --dir D (--pid INIT | --from-disk FROZEN) [--copy] [--criu PATH]
+ *                  [--node NAME] [-v]
  *   migr-move recv --gpid G --dir D --inherit SPEC --inherit SPEC --inherit SPEC
- *                  [--copy] [--criu PATH] [--node NAME] [--pause-restore MS]
+ *                  [--copy] [--whole] [--criu PATH] [--node NAME] [--pause-restore MS]
  *                  [--stop-restore MS] [-v]
  * (started by migrd; not meant to be run by hand) */
 #include <config.h>
@@ -155,6 +156,8 @@ int main(int argc, char **argv)
 		{ "pause-restore", required_argument, NULL, 'P' },
 		{ "stop-restore", required_argument, NULL, 'S' },
 		{ "node", required_argument, NULL, 'N' },
+		{ "from-disk", required_argument, NULL, 'F' },
+		{ "whole", no_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -195,6 +198,12 @@ int main(int argc, char **argv)
 		case 'N':
 			o.node = optarg;
 			break;
+		case 'F':
+			o.from_disk = optarg;
+			break;
+		case 'W':
+			o.whole = 1;
+			break;
 		case 'v':
 			o.verbose = 1;
 			break;
@@ -202,7 +211,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (!o.gpid || !o.dir || (sending && o.pid <= 0) || (!sending && ninherit != 3))
+	if (!o.gpid || !o.dir || (sending && o.pid <= 0 && !o.from_disk) ||
+	    (!sending && ninherit != 3))
 		usage();
 	static char progname[96];
 	snprintf(progname, sizeof(progname), "migr-move %s %s", argv[1], o.gpid);

@@ -45,7 +45,10 @@ struct mover_opts {
 	const char *node;		/* this node's name, for messages read elsewhere */
 	int mode_copy;
 	pid_t pid;			/* send: the job's init */
+	const char *from_disk;		/* send: the job is frozen there, images made (freeze.h);
+					 * dir holds links to them; removed once moved */
 	const char *inherit[3];		/* recv: --inherit-fd specs for the job's stdio */
+	int whole;			/* recv: the images hold every page: no lazy restore */
 	unsigned pause_restore_ms;	/* recv: test-pause before-restore */
 	unsigned stop_restore_ms;	/* recv: test-pause in-restore */
 	int verbose;

@@ -415,15 +415,16 @@ static void wait_exec(pid_t pid, const char *prog)
 
 static int start_restore(struct receiver *r)
 {
-	r->lazy_sk = r->restore_fd = -1;
-	r->lazy_listen = criu_lazy_listen(r->o->dir);
-	if (r->lazy_listen < 0) {
+	r->lazy_sk = r->restore_fd = r->lazy_listen = -1;
+	if (!r->o->whole)
+		r->lazy_listen = criu_lazy_listen(r->o->dir);
+	if (!r->o->whole && r->lazy_listen < 0) {
 		snprintf(r->why, sizeof(r->why), "lazy-pages socket: %s", strerror(errno));
 		return -1;
 	}
 	struct criu_argv a;
 	int stdio[3] = { STDIO_FD, STDIO_FD + 1, STDIO_FD + 2 };
-	criu_restore_argv(&a, r->o->dir, r->o->inherit, 3, r->o->mode_copy);
+	criu_restore_argv(&a, r->o->dir, r->o->inherit, 3, r->o->mode_copy, !r->o->whole);
 	r->restore = criu_spawn(r->o->criu, &a, stdio, 3);
 	for (int i = 0; i < 3; i++)
 		close(stdio[i]);	/* the restored job holds them now */
@@ -446,7 +447,8 @@ static int start_restore(struct receiver *r)
 		pidfd_send_signal(r->restore_fd, SIGCONT, NULL, 0);
 	}
 	r->restore_deadline = mover_now_ms() + RESTORE_TIMEOUT_MS;
-	ep_add(r, r->lazy_listen, EP_LISTEN, 0);
+	if (r->lazy_listen >= 0)
+		ep_add(r, r->lazy_listen, EP_LISTEN, 0);
 	ep_add(r, r->restore_fd, EP_RESTORE, 0);
 	return 0;
 }
@@ -766,7 +768,8 @@ int mover_recv(const struct mover_opts *o)
 		bulk_flush(&r.ch[i]);
 	}
 	sodium_memzero(key, sizeof(key));
-	if (receive_images(&r) < 0 || read_ranges(&r) < 0) {
+	/* whole images (a job frozen to disk) leave no page to fill */
+	if (receive_images(&r) < 0 || (!o->whole && read_ranges(&r) < 0)) {
 		for (int i = 0; i < 3; i++)
 			close(STDIO_FD + i);
 		give_up(&r);

@@ -112,7 +112,7 @@ static uint64_t vma_end(const struct src_proc *p, uint64_t addr)
 static int find_procs(struct sender *s, char *err, size_t errlen)
 {
 	pid_t hosts[PROCS_MAX];
-	size_t nhosts = proctree_list(s->o->pid, hosts, PROCS_MAX);
+	size_t nhosts = s->o->from_disk ? 0 : proctree_list(s->o->pid, hosts, PROCS_MAX);
 	int *vpids;
 	size_t nv;
 	if (pagemap_list_pids(s->o->dir, &vpids, &nv) < 0) {
@@ -619,8 +619,9 @@ int mover_send(const struct mover_opts *o)
 	}
 	uint64_t t0 = mover_now_ms();
 	mover_report("dumping");
-	note_stopped(o);
-	if (dump(&s, err, sizeof(err)) < 0) {
+	if (!o->from_disk)
+		note_stopped(o);
+	if (!o->from_disk && dump(&s, err, sizeof(err)) < 0) {
 		bulk_send(&s.ch[BULK_FAULTS], BF_ABORT, NULL, 0, err, strlen(err));
 		bulk_flush(&s.ch[BULK_FAULTS]);
 		mover_record(o->dir, "aborted dump failed");
@@ -630,7 +631,9 @@ int mover_send(const struct mover_opts *o)
 	mover_record(o->dir, "frozen");
 	mover_report("frozen %" PRIu64, mover_now_ms() - t0);
 	enum outcome out;
-	if (find_procs(&s, err, sizeof(err)) < 0 || queue_images(&s, err, sizeof(err)) < 0) {
+	/* from disk, the images hold every page: nothing to read from tasks */
+	if ((!o->from_disk && find_procs(&s, err, sizeof(err)) < 0) ||
+	    queue_images(&s, err, sizeof(err)) < 0) {
 		/* nothing usable left here: the destination cannot restore it */
 		bulk_send(&s.ch[BULK_FAULTS], BF_ABORT, NULL, 0, err, strlen(err));
 		bulk_flush(&s.ch[BULK_FAULTS]);
@@ -645,13 +648,17 @@ int mover_send(const struct mover_opts *o)
 	switch (out) {
 	case DONE:
 		/* the destination holds every page: the stopped copy here goes */
-		proctree_signal(o->pid, SIGKILL);
+		if (o->from_disk)
+			criu_images_remove(o->from_disk);
+		else
+			proctree_signal(o->pid, SIGKILL);
 		mover_record(o->dir, "committed");
 		log_debug("done: %" PRIu64 " pages pushed, %" PRIu64 " on demand", s.pushed, s.served);
 		mover_report("done %" PRIu64 " %" PRIu64, s.pushed, s.served);
 		return MOVER_EXIT_DONE;
 	case ABORTED:
-		resume(o);
+		if (!o->from_disk)
+			resume(o);
 		mover_record(o->dir, "aborted %s", err);
 		mover_report("aborted %s", err);
 		return MOVER_EXIT_ABORTED;

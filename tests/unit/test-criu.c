@@ -34,14 +34,35 @@ static void test_restore_inherits_stdio_as_the_user(void)
 {
 	struct criu_argv a;
 	const char *inherit[3] = { "pipe:[1]", "pipe:[2]", "pipe:[3]" };
-	criu_restore_argv(&a, "/d", inherit, 3, 0);
+	criu_restore_argv(&a, "/d", inherit, 3, 0, 1);
 	CHECK_STR(a.v[0], "restore");
+	CHECK(has_arg(&a, "--lazy-pages"));
 	CHECK(has_arg(&a, "--task-fs-creds"));
 	CHECK(has_arg(&a, "fd[3]:pipe:[1]"));
 	CHECK(has_arg(&a, "fd[5]:pipe:[3]"));
 	CHECK(!has_arg(&a, "--leave-stopped"));
-	criu_restore_argv(&a, "/d", inherit, 3, 1);
+	criu_restore_argv(&a, "/d", inherit, 3, 1, 1);
 	CHECK(has_arg(&a, "--leave-stopped"));
+	CHECK(a.v[a.n] == NULL);
+	/* a thaw from disk: every page is in the images */
+	criu_restore_argv(&a, "/d", inherit, 3, 0, 0);
+	CHECK(!has_arg(&a, "--lazy-pages"));
+	CHECK(has_arg(&a, "fd[4]:pipe:[2]"));
+	CHECK(a.v[a.n] == NULL);
+}
+
+static void test_freeze_keeps_every_page_and_the_tasks(void)
+{
+	struct criu_argv a;
+	criu_freeze_argv(&a, 4242, "/f");
+	CHECK_STR(a.v[0], "dump");
+	CHECK(has_arg(&a, "4242"));
+	CHECK(has_arg(&a, "/f"));
+	CHECK(!has_arg(&a, "--lazy-pages"));
+	/* migrd ends the tasks once the images are recorded: not CRIU, whose kill would
+	 * look like the job's own end */
+	CHECK(has_arg(&a, "--leave-stopped"));
+	CHECK(!has_arg(&a, "--tcp-established"));
 	CHECK(a.v[a.n] == NULL);
 }
 
@@ -103,6 +124,7 @@ int main(int argc, char **argv)
 	static const struct unit_test tests[] = {
 		UNIT(test_dump_leaves_pages_and_tasks),
 		UNIT(test_restore_inherits_stdio_as_the_user),
+		UNIT(test_freeze_keeps_every_page_and_the_tasks),
 		UNIT(test_log_error_first_real_one),
 		UNIT(test_log_error_explains_what_cannot_move),
 	};
