@@ -517,8 +517,15 @@ static void run_actions(struct migration *m, unsigned a)
 		job_vanished(m->job);
 		m->job = NULL;
 	}
-	if (a & ACT_KILL_SOURCE_COPY && m->job)
+	if (a & ACT_KILL_SOURCE_COPY && m->job && m->job->on_disk) {
+		/* thawed elsewhere: its images here must never be found again (the helper
+		 * removes them, but may have died first) */
+		char frozen[PATH_MAX + 96];
+		freeze_dir(m->gpid, frozen, sizeof(frozen));
+		criu_images_remove(frozen);
+	} else if (a & ACT_KILL_SOURCE_COPY && m->job) {
 		job_move_kill(m->job);
+	}
 	if (a & (ACT_KILL_SOURCE_COPY | ACT_KILL_DEST_COPY) && m->left_pid > 0) {
 		proctree_signal(m->left_pid, SIGKILL);
 		m->left_pid = 0;
@@ -927,7 +934,7 @@ static void refuse(const char *to, const char *gpid, uint64_t id, const char *wh
 static int dst_start(struct migration *m, char *why, size_t whylen)
 {
 	int p[2], theirs[3] = { -1, -1, -1 };
-	char inherit[3][48], pause[16];
+	char inherit[3][48], pause[16], rss[24];
 	for (int s = 0; s < 3; s++) {
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			snprintf(why, whylen, "%s: pipe: %s", migrd.conf.node, strerror(errno));
@@ -957,8 +964,11 @@ static int dst_start(struct migration *m, char *why, size_t whylen)
 	}
 	if (m->mode == MODE_COPY)
 		argv[n++] = "--copy";
-	if (m->whole)
+	if (m->whole) {
+		snprintf(rss, sizeof(rss), "%" PRIu64, m->rss_kb);
 		argv[n++] = "--whole";
+		argv[n++] = rss;
+	}
 	if (!strcmp(migrd.conf.test_pause_at, "before-restore") ||
 	    !strcmp(migrd.conf.test_pause_at, "in-restore")) {
 		snprintf(pause, sizeof(pause), "%u", migrd.conf.test_pause_ms);
@@ -1615,6 +1625,13 @@ static void settle_dir(const char *dir)
 			/* frozen, or in doubt: the job waits, stopped, for the destination's word */
 			m->state = SRC_IN_DOUBT;
 			m->left_pid = job_pid;
+			struct job *j = job_find(gpid);
+			if (!job_pid && j && j->on_disk && !j->mig) {
+				/* a thaw elsewhere: its images wait for the same word */
+				m->job = j;
+				j->mig = m;
+				j->frozen = 1;
+			}
 			snprintf(m->why, sizeof(m->why), "this node's migrd restarted mid-move");
 		}
 	} else if (!strncmp(rec, "done", 4)) {

@@ -3,7 +3,7 @@
  *   migr-move send --gpid G --dir D (--pid INIT | --from-disk FROZEN) [--copy] [--criu PATH]
  *                  [--node NAME] [-v]
  *   migr-move recv --gpid G --dir D --inherit SPEC --inherit SPEC --inherit SPEC
- *                  [--copy] [--whole] [--criu PATH] [--node NAME] [--pause-restore MS]
+ *                  [--copy] [--whole RSS_KB] [--criu PATH] [--node NAME] [--pause-restore MS]
  *                  [--stop-restore MS] [-v]
  * (started by migrd; not meant to be run by hand) */
 #include <config.h>
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 		{ "stop-restore", required_argument, NULL, 'S' },
 		{ "node", required_argument, NULL, 'N' },
 		{ "from-disk", required_argument, NULL, 'F' },
-		{ "whole", no_argument, NULL, 'W' },
+		{ "whole", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -203,6 +203,7 @@ int main(int argc, char **argv)
 			break;
 		case 'W':
 			o.whole = 1;
+			o.whole_kb = strtoull(optarg, NULL, 10);
 			break;
 		case 'v':
 			o.verbose = 1;

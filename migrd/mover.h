@@ -49,6 +49,7 @@ struct mover_opts {
 					 * dir holds links to them; removed once moved */
 	const char *inherit[3];		/* recv: --inherit-fd specs for the job's stdio */
 	int whole;			/* recv: the images hold every page: no lazy restore */
+	uint64_t whole_kb;		/* then: the job's memory, as its offer said */
 	unsigned pause_restore_ms;	/* recv: test-pause before-restore */
 	unsigned stop_restore_ms;	/* recv: test-pause in-restore */
 	int verbose;

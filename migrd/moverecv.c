@@ -113,8 +113,10 @@ static int write_image(struct receiver *r, const uint8_t *p, size_t len, uint64_
 	name[nlen] = '\0';
 	memcpy(&off, p + 2 + nlen, 8);
 	size_t dlen = len - 2 - nlen - 8;
+	/* whole images hold the job's memory too: as much as its offer said, and some */
+	uint64_t max = IMAGES_MAX_BYTES + 2 * r->o->whole_kb * 1024;
 	if (!valid_name(name) || strlen(name) != nlen || !strncmp(name, "move.", 5) ||
-	    (*total += dlen) > IMAGES_MAX_BYTES || off > IMAGES_MAX_BYTES)
+	    (*total += dlen) > max || off > max)
 		return -1;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", r->o->dir, name);
