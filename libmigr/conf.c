@@ -219,6 +219,10 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 		if (parse_count(p, k, w, nw, "MiB", 0, 1UL << 30, &v) < 0)
 			return -1;
 		c->balance_mem_low_kb = (uint64_t)v * 1024;
+	} else if (!strcmp(k, "balance-freeze")) {
+		if (nw != 2 || (strcmp(w[1], "on") && strcmp(w[1], "off")))
+			return bad(p, "balance-freeze: want on or off");
+		c->balance_freeze = !strcmp(w[1], "on");
 	} else if (!strcmp(k, "cpu-check")) {
 		if (nw != 2 || (strcmp(w[1], "strict") && strcmp(w[1], "off")))
 			return bad(p, "cpu-check: want strict or off");
@@ -342,6 +346,7 @@ void migr_config_print(const struct migr_config *c, FILE *f)
 	fprintf(f, "balance-margin %g\n", c->balance_margin);
 	fprintf(f, "balance-residency %u\n", c->balance_residency_ms);
 	fprintf(f, "balance-mem-low %llu\n", (unsigned long long)(c->balance_mem_low_kb / 1024));
+	fprintf(f, "balance-freeze %s\n", c->balance_freeze ? "on" : "off");
 	fprintf(f, "cpu-check %s\n", c->cpu_strict ? "strict" : "off");
 	if (c->cpu_features_hidden) {
 		fprintf(f, "test-cpu-hide");

@@ -36,6 +36,7 @@ struct migr_config {
 	double balance_margin;		/* load per CPU a move must gain beyond its cost */
 	unsigned balance_residency_ms;	/* a job stays at least this long where it landed */
 	uint64_t balance_mem_low_kb;	/* below this much free memory, jobs move out */
+	int balance_freeze;		/* and are frozen to disk when no node has room */
 	int cpu_strict;			/* refuse moves to a CPU lacking a feature of the source's */
 	uint64_t cpu_features_hidden;	/* for tests: features this node pretends to lack */
 	/* jobs and trust */

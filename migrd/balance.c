@@ -48,6 +48,8 @@ struct move {
 	uint32_t tag;			/* its result's, once started */
 	double base;			/* dest's tasks as its vector said when planned */
 	unsigned nth, of;		/* its place in its period's plan */
+	int freeze;			/* to this node's disk (balance-freeze), not to dest */
+	int thaw;			/* of a job frozen here (balance-freeze) */
 	char reason[256];
 };
 
@@ -70,6 +72,7 @@ static struct {
 	unsigned nrecent;
 	struct failed failed[FAILED_MAX];
 	unsigned nfailed;
+	uint64_t freeze_quiet_until;	/* after a freeze or thaw, until memory shows it */
 	double link_kb_per_s;
 } bal;
 
@@ -252,12 +255,15 @@ static void queue_start(void)
 		struct move *m = &bal.queue[0];
 		m->started_at = loop_now();
 		m->tag = bal.tags++ % AUTO_TAGS;
-		if (m->of > 1)
+		if (m->freeze)
+			log_info("balance: freezing %s: %s", m->gpid, m->reason);
+		else if (m->of > 1)
 			log_info("balance: moving %s to %s (%u of %u): %s", m->gpid, m->dest,
 				 m->nth, m->of, m->reason);
 		else
 			log_info("balance: moving %s to %s: %s", m->gpid, m->dest, m->reason);
-		if (migrate_auto(m->gpid, m->dest, m->tag) == 0)
+		if ((m->freeze ? migrate_auto_freeze(m->gpid, m->tag)
+			       : migrate_auto(m->gpid, m->dest, m->tag)) == 0)
 			return;
 		log_warnx("balance: %s: its home is not reachable", m->gpid);
 		queue_drop_first();
@@ -276,15 +282,18 @@ static void queue_expire(uint64_t now)
 	}
 }
 
+/* dest NULL: this node (a thaw here, or a freeze) */
 static void queue_add(const char *gpid, const struct gossip_node *dest, const char *reason,
-		      unsigned of)
+		      unsigned of, int freeze)
 {
 	struct move *m = &bal.queue[bal.nqueue++];
 	snprintf(m->gpid, sizeof(m->gpid), "%s", gpid);
-	snprintf(m->dest, sizeof(m->dest), "%s", gossip_name(dest));
+	snprintf(m->dest, sizeof(m->dest), "%s", dest ? gossip_name(dest) : migrd.conf.node);
 	snprintf(m->reason, sizeof(m->reason), "%s", reason);
+	m->freeze = freeze;
+	m->thaw = 0;
 	m->started_at = 0;
-	m->base = advertised(dest);
+	m->base = dest ? advertised(dest) : 0;
 	m->nth = bal.nqueue;
 	m->of = of;
 }
@@ -336,6 +345,28 @@ static void failed_filter(struct bal_job *jobs, size_t njobs, uint64_t now)
 	}
 }
 
+/* balance-freeze on, and no move planned: a frozen job back where there is room, else a
+ * job frozen here for want of room anywhere. */
+static void plan_freeze(const struct bal_params *p, const struct bal_node *self,
+			const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
+			size_t njobs, uint64_t now)
+{
+	struct bal_decision d;
+	struct bal_job *frozen = NULL;
+	if (now < bal.freeze_quiet_until)
+		return;	/* free memory, here and in gossip, may not show the last one yet */
+	size_t nfrozen = jobs_frozen_candidates(&frozen, now);
+	failed_filter(frozen, nfrozen, now);
+	if (balance_thaw_pick(p, self, peers, npeers, frozen, nfrozen, &d)) {
+		queue_add(frozen[d.job].gpid,
+			  d.node < npeers ? gossip_find(&migrd.gossip, peers[d.node].name) : NULL,
+			  d.reason, 1, 0);
+		bal.queue[bal.nqueue - 1].thaw = 1;
+	} else if (balance_freeze_pick(p, self, peers, npeers, jobs, njobs, &d))
+		queue_add(jobs[d.job].gpid, NULL, d.reason, 1, 1);
+	free(frozen);
+}
+
 static void tick(void *arg)
 {
 	(void)arg;
@@ -359,7 +390,9 @@ static void tick(void *arg)
 	size_t n = balance_plan(&p, &self, peers, npeers, jobs, njobs, d, PLAN_MAX);
 	for (size_t i = 0; i < n; i++)
 		queue_add(jobs[d[i].job].gpid, gossip_find(&migrd.gossip, peers[d[i].node].name),
-			  d[i].reason, (unsigned)n);
+			  d[i].reason, (unsigned)n, 0);
+	if (n == 0 && migrd.conf.balance_freeze)
+		plan_freeze(&p, &self, peers, npeers, jobs, njobs, now);
 	free(jobs);
 	free(peers);
 	queue_start();
@@ -371,10 +404,15 @@ void balance_move_result(uint32_t tag, int code, const char *msg, const char *no
 	struct move *m = &bal.queue[0];
 	if (!bal.nqueue || !m->started_at || m->tag != tag)
 		return;	/* one given up on */
+	if (m->freeze || m->thaw)
+		bal.freeze_quiet_until = loop_now() + lag_ms();
 	if (code < 0) {
 		uint64_t wait = failed_note(m->gpid, 0, loop_now());
 		log_info("balance: %s stays: %s; tried again in %llu s at the earliest", m->gpid,
 			 msg, (unsigned long long)(wait / 1000));
+	} else if (m->freeze) {
+		failed_note(m->gpid, 1, loop_now());
+		log_info("balance: %s frozen to this node's disk in %u ms", m->gpid, total_ms);
 	} else {
 		failed_note(m->gpid, 1, loop_now());
 		log_info("balance: %s moved to %s: frozen %u ms, total %u ms", m->gpid, node,
@@ -433,8 +471,10 @@ void balance_init(void)
 	bal.on = migrd.conf.balance;
 	bal.link_kb_per_s = DEFAULT_LINK_KB_PER_S;
 	loop_timer_add(migrd.conf.balance_period_ms, migrd.conf.balance_period_ms, tick, NULL);
-	log_info("balance: %s, every %u ms (margin %.2f, residency %u ms, memory low %llu MiB)",
+	log_info("balance: %s, every %u ms (margin %.2f, residency %u ms, memory low %llu MiB, "
+		 "freeze %s)",
 		 bal.on ? "on" : "off", migrd.conf.balance_period_ms, migrd.conf.balance_margin,
 		 migrd.conf.balance_residency_ms,
-		 (unsigned long long)(migrd.conf.balance_mem_low_kb / 1024));
+		 (unsigned long long)(migrd.conf.balance_mem_low_kb / 1024),
+		 migrd.conf.balance_freeze ? "on" : "off");
 }

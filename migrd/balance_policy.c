@@ -324,3 +324,79 @@ int balance_accept(const struct bal_node *self, const struct bal_node *source,
 	}
 	return 1;
 }
+
+/* The node with the most free memory among those that take jobs; npeers if none does. */
+static size_t most_memory(const struct bal_node *peers, size_t npeers)
+{
+	size_t best = npeers;
+	for (size_t i = 0; i < npeers; i++)
+		if (!peers[i].drained &&
+		    (best == npeers || peers[i].mem_free_kb > peers[best].mem_free_kb))
+			best = i;
+	return best;
+}
+
+int balance_freeze_pick(const struct bal_params *p, const struct bal_node *self,
+			const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
+			size_t njobs, struct bal_decision *d)
+{
+	if (self->mem_free_kb >= p->mem_low_kb)
+		return 0;
+	size_t best = most_memory(peers, npeers);
+	uint64_t room = best < npeers ? peers[best].mem_free_kb : 0;
+	size_t pick = njobs;
+	for (size_t i = 0; i < njobs; i++) {
+		const struct bal_job *j = &jobs[i];
+		if (!j->movable)
+			continue;
+		if (room >= j->rss_kb + p->mem_low_kb)
+			return 0;	/* a move for memory can take this one */
+		if (j->resident_ms >= p->residency_ms && (pick == njobs || j->rss_kb > jobs[pick].rss_kb))
+			pick = i;
+	}
+	if (pick == njobs)
+		return 0;
+	d->job = pick;
+	d->node = npeers;
+	d->memory = 1;
+	snprintf(d->reason, sizeof(d->reason),
+		 "memory: %llu MiB free here (threshold %llu MiB), and no node has room for a job "
+		 "of this one's (%llu MiB free at most): the largest, %llu MiB, is frozen",
+		 (unsigned long long)(self->mem_free_kb / 1024),
+		 (unsigned long long)(p->mem_low_kb / 1024), (unsigned long long)(room / 1024),
+		 (unsigned long long)(jobs[pick].rss_kb / 1024));
+	return 1;
+}
+
+int balance_thaw_pick(const struct bal_params *p, const struct bal_node *self,
+		      const struct bal_node *peers, size_t npeers, const struct bal_job *frozen,
+		      size_t nfrozen, struct bal_decision *d)
+{
+	size_t best = most_memory(peers, npeers);
+	size_t pick = nfrozen, where = npeers;
+	for (size_t i = 0; i < nfrozen; i++) {
+		const struct bal_job *j = &frozen[i];
+		uint64_t want = j->rss_kb + 2 * p->mem_low_kb;
+		size_t to = !self->drained && self->mem_free_kb >= want	    ? npeers
+			    : best < npeers && peers[best].mem_free_kb >= want ? best
+									    : npeers + 1;
+		if (!j->movable || to > npeers || j->resident_ms < p->residency_ms)
+			continue;
+		if (pick == nfrozen || j->resident_ms > frozen[pick].resident_ms) {
+			pick = i;
+			where = to;
+		}
+	}
+	if (pick == nfrozen)
+		return 0;
+	const struct bal_node *n = where == npeers ? self : &peers[where];
+	d->job = pick;
+	d->node = where;
+	d->memory = 1;
+	snprintf(d->reason, sizeof(d->reason),
+		 "memory: %llu MiB free on %s, room for the %llu MiB of a job frozen %llu s ago",
+		 (unsigned long long)(n->mem_free_kb / 1024), n->name,
+		 (unsigned long long)(frozen[pick].rss_kb / 1024),
+		 (unsigned long long)(frozen[pick].resident_ms / 1000));
+	return 1;
+}

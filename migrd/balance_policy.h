@@ -79,6 +79,24 @@ double balance_peer_tasks(double advertised, double base, double pending);
 int balance_accept(const struct bal_node *self, const struct bal_node *source,
 		   uint64_t rss_kb, uint64_t mem_low_kb, char *why, size_t whylen);
 
+/* Freezing for memory (balance-freeze yes): when this node has less free memory than
+ * mem_low_kb and no node that takes jobs has room for any of its movable jobs (room: the
+ * job's memory above mem_low_kb, as a move for memory wants), the largest movable job
+ * that has stayed its residency is frozen to disk. 1 with d->job, else 0. */
+int balance_freeze_pick(const struct bal_params *p, const struct bal_node *self,
+			const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
+			size_t njobs, struct bal_decision *d);
+
+/* Thawing (balance-freeze yes): a job frozen here comes back where there is room for it
+ * with twice mem_low_kb to spare (so that it is not frozen again at once): this node if it
+ * has, else the node with the most free memory that takes jobs. frozen[i].resident_ms is
+ * how long it has been frozen, at least the residency: the longest frozen that fits comes
+ * first. One at a time:
+ * 1 with d->job and d->node (npeers: this node), else 0. */
+int balance_thaw_pick(const struct bal_params *p, const struct bal_node *self,
+		      const struct bal_node *peers, size_t npeers, const struct bal_job *frozen,
+		      size_t nfrozen, struct bal_decision *d);
+
 /* How long a job whose last `fails` moves by the balancer failed in a row waits before it
  * is tried again: 2, 4, 8... periods, at most 64. A move that fails (CRIU refuses the job,
  * the destination turns it down) would most likely fail again at once, freezing the job

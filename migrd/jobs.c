@@ -970,6 +970,27 @@ size_t jobs_balance_candidates(struct bal_job **out, uint64_t now)
 	return n;
 }
 
+size_t jobs_frozen_candidates(struct bal_job **out, uint64_t now)
+{
+	size_t n = 0;
+	for (struct job *j = jobs; j; j = j->next)
+		n += j->here && j->on_disk;
+	struct bal_job *b = xcalloc(n + 1, sizeof(*b));
+	n = 0;
+	for (struct job *j = jobs; j; j = j->next) {
+		if (!j->here || !j->on_disk)
+			continue;
+		b[n].gpid = j->gpid;
+		b[n].rss_kb = j->rss_kb;
+		b[n].resident_ms = now - j->here_since;
+		b[n].moves = j->moves;
+		b[n].movable = !(j->flags & MIGR_RUN_NO_MIGRATE) && !j->mig && !j->frozen;
+		n++;
+	}
+	*out = b;
+	return n;
+}
+
 uint32_t jobs_running_here(void)
 {
 	uint32_t n = 0;
@@ -1489,6 +1510,7 @@ void job_frozen_to_disk(struct job *j)
 	j->frozen = 0;
 	j->mig = NULL;
 	j->cpu_pct = 0;
+	j->here_since = loop_now();	/* frozen since */
 	proctree_signal(j->init_pid, SIGKILL);	/* reaped quietly: it is on_disk */
 	balance_job_ended(0);
 }

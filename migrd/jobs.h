@@ -35,12 +35,17 @@ uint32_t jobs_running_here(void);
 /* The jobs running here, as the load balancer weighs them; *out is the caller's to free. */
 struct bal_job;
 size_t jobs_balance_candidates(struct bal_job **out, uint64_t now);
+/* The jobs frozen to this node's disk, resident_ms how long since: those the balancer may
+ * thaw (movable: not --no-migrate, not being thawed). */
+size_t jobs_frozen_candidates(struct bal_job **out, uint64_t now);
 
 /* migrate.c: a move the balancer starts (lazy, from this node); -1 if the job's home is not
  * reachable. The result comes back through balance_move_result with the same tag
  * (below AUTO_TAGS), possibly before this returns. */
 #define AUTO_TAGS 0x80000000u
 int migrate_auto(const char *gpid, const char *dest, uint32_t tag);
+/* The same for a freeze to this node's disk (balance-freeze on). */
+int migrate_auto_freeze(const char *gpid, uint32_t tag);
 /* Moves under way to this node whose job does not run here yet. */
 unsigned migrate_incoming(void);
 /* At start-up: settles the moves the last migrd here left under way (state dir). */

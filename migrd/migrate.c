@@ -872,9 +872,10 @@ static void src_request(const char *origin, uint32_t reqid, const char *gpid, co
 	mw_u32(&w, j->moves);
 	mw_str(&w, j->cmd);
 	mw_u64(&w, m->rss_kb);
-	/* a drained node's balancer empties it: the destination need only have room, as
-	 * for a move a user asked for, not be lighter than this node */
-	mw_u8(&w, (uint8_t)(mode | (automatic && !admin_drained() ? MODE_AUTO : 0) |
+	/* a drained node's balancer empties it, and a frozen job weighs on no CPU here: the
+	 * destination need only have room, as for a move a user asked for, not be lighter
+	 * than this node */
+	mw_u8(&w, (uint8_t)(mode | (automatic && !admin_drained() && !j->on_disk ? MODE_AUTO : 0) |
 			    (j->on_disk ? MODE_WHOLE : 0)));
 	/* the pipes' inodes: how the dump names them, what restore --inherit-fd replaces */
 	for (int s = 0; s < 3; s++) {
@@ -1178,6 +1179,9 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 		} else if (j->home_frozen) {
 			snprintf(msg, sizeof(msg), "%s: already frozen on %s", gpid, j->node);
 			code = -EALREADY;
+		} else if (automatic && (j->flags & MIGR_RUN_NO_MIGRATE)) {
+			snprintf(msg, sizeof(msg), "%s: started with --no-migrate", gpid);
+			code = -EPERM;
 		}
 	} else if (check && !target[0]) {
 		/* a check without a destination: only what the job holds */
@@ -1243,7 +1247,7 @@ static void home_request(const char *origin, uint32_t reqid, const char *gpid, c
 	mw_free(&w);
 }
 
-int migrate_auto(const char *gpid, const char *dest, uint32_t tag)
+static int auto_request(const char *gpid, const char *dest, uint8_t mode, uint32_t tag)
 {
 	char home[MIGR_NAME_MAX + 1];
 	if (migr_gpid_home(gpid, home) < 0 || tag >= AUTO_TAGS)
@@ -1255,12 +1259,22 @@ int migrate_auto(const char *gpid, const char *dest, uint32_t tag)
 	mw_str(&w, migrd.conf.node);
 	mw_str(&w, gpid);
 	mw_str(&w, dest);
-	mw_u8(&w, MODE_LAZY | MODE_AUTO);
+	mw_u8(&w, mode | MODE_AUTO);
 	mw_u32(&w, 0);
 	mw_frame_end(&w);
 	int r = node_send(home, &w);
 	mw_free(&w);
 	return r;
+}
+
+int migrate_auto(const char *gpid, const char *dest, uint32_t tag)
+{
+	return auto_request(gpid, dest, MODE_LAZY, tag);
+}
+
+int migrate_auto_freeze(const char *gpid, uint32_t tag)
+{
+	return auto_request(gpid, "", MODE_FREEZE, tag);
 }
 
 unsigned migrate_incoming(void)
@@ -1390,7 +1404,7 @@ static int request_in(const char *from, struct mr *r)
 	mode &= (uint8_t)~(MODE_AUTO | MODE_CHECK);
 	if (mr_end(r) < 0 || mode > MODE_FREEZE || migr_gpid_home(gpid, home) < 0 ||
 	    !migr_name_valid(origin) || (!check && mode != MODE_FREEZE && !dest[0]) ||
-	    (mode == MODE_FREEZE && (check || automatic)))
+	    (mode == MODE_FREEZE && check))
 		return MIGR_EPROTO;
 	struct job *j = job_find(gpid);
 	/* the home checks first; it then sends the request on, from itself */

@@ -285,6 +285,51 @@ memcg() {
 	[ "$(on node1 mps --json | jq '[.[] | .moves] | add')" -eq "$moved" ]
 }
 
+# rss_at_least NODE MIB: every job on NODE holds at least MIB
+rss_at_least() {
+	[ "$(on node1 mps --json | jq --arg n "$1" --argjson m "$2" '[.[] | select(.node == $n and .rss_kb < $m * 1024)] | length')" -eq 0 ]
+}
+
+@test "memory: with balance-freeze on, a job is frozen when no node has room, and thawed when one has" {
+	cluster_down
+	# no CPU moves (the margin): only memory decides here
+	MIGR_CLUSTER_CONF="balance-residency $RESIDENCY_MS
+balance-margin 100
+balance-freeze on" cluster_up 3 --cpus 1 --mem 1G >/dev/null
+	memjob=$MIGR_BUILDDIR/tests/tools/memjob
+	# node2 and node3 half full: neither has room for a 400 MiB job and 256 MiB to spare
+	for n in node2 node3; do
+		on node1 mrun -d -n "$n" "$memjob" 500 idle >/dev/null
+		wait_until 30 rss_at_least "$n" 490
+	done
+	# node1 filled to under 256 MiB free: one of its jobs is frozen, not moved
+	for _ in 1 2; do
+		on node1 mrun -d -n here "$memjob" 400 idle >/dev/null
+		wait_until 30 rss_at_least node1 390
+	done
+	log=$(node_dir node1)/migrd.log
+	wait_until 60 grep -q "balance: freezing node1\.[0-9]*: memory: .* is frozen" "$log"
+	wait_until 30 sh -c "[ \$($CLUSTER run node1 mps --json | jq '[.[] | select(.state == \"frozen\")] | length') -eq 1 ]"
+	frozen=$(on node1 mps --json | jq -r '.[] | select(.state == "frozen") | .gpid')
+	[ "$(on node1 mps --json | jq --arg g "$frozen" -r '.[] | select(.gpid == $g) | .node')" = node1 ]
+	[ -d "$(node_dir node1)/state/frozen/$frozen" ]
+	[ "$(memcg node1 memory.failcnt)" -eq 0 ]
+	# no room with twice the threshold to spare anywhere: it stays frozen, and no other
+	# job is frozen or moved
+	sleep $((RESIDENCY_MS / 1000 + 2))
+	run on node1 mps --json
+	[ "$(jq -r --arg g "$frozen" '.[] | select(.gpid == $g) | .state' <<<"$output")" = frozen ]
+	[ "$(jq '[.[] | select(.state == "frozen")] | length' <<<"$output")" -eq 1 ]
+	[ "$(jq '[.[] | .moves] | add' <<<"$output")" -eq 0 ]
+	# room on node2: it comes back there, and runs
+	on node1 mkill -s KILL "$(on node1 mps --json | jq -r '.[] | select(.node == "node2") | .gpid')"
+	wait_until 60 grep -q "balance: moving $frozen to node2: memory: [0-9]* MiB free on node2, room for the" "$log"
+	wait_until 30 sh -c "$CLUSTER run node1 mps --json | jq -e --arg g $frozen '.[] | select(.gpid == \$g) | .node == \"node2\" and (.state == \"S\" or .state == \"R\")'"
+	[ ! -e "$(node_dir node1)/state/frozen/$frozen" ]
+	[ "$(on node1 mps --json | jq '[.[] | select(.state == "frozen")] | length')" -eq 0 ]
+	[ "$(on node1 mps --json | jq 'length')" -eq 3 ]
+}
+
 @test "memory: a move to a node without room for the job is refused and says why" {
 	cluster_down
 	cluster_up 3 --no-balance --cpus 1 --mem 4G,300M,4G >/dev/null

@@ -304,7 +304,7 @@ setup_completion() {
 	run complete_line mctl undrain node
 	[ "$output" = "$(printf '%s\n' node1 node2)" ]
 	run complete_line mmigrate node1.7 node2 ''	# nothing more to name: its options
-	[ "$output" = "$(printf '%s\n' --check --json --mode)" ]
+	[ "$output" = "$(printf '%s\n' --check --freeze --json --mode)" ]
 	run complete_line mkill node1.7 node2.
 	[ "$output" = "node2.1" ]
 	run complete_line mkill -s KILL node1

@@ -146,6 +146,75 @@ static void test_memory_pressure(void)
 	CHECK(strstr(d.reason, "memory:") == d.reason);
 }
 
+static void test_freeze_when_no_node_has_room(void)
+{
+	struct bal_node self = { "a", 0.5, 1, 100 * 1024 };	/* 100 MiB free */
+	struct bal_node peers[] = { { "b", 0.0, 1, 600 * 1024 }, { "c", 0.0, 1, 900 * 1024, 1 } };
+	struct bal_job jobs[3];
+	busy_jobs(jobs, 3, 1);
+	jobs[0].rss_kb = 400 * 1024;
+	jobs[1].rss_kb = 700 * 1024;
+	jobs[2].rss_kb = 500 * 1024;
+	struct bal_decision d;
+	/* b has 600 MiB: none fits with 256 to spare; c has more but is drained */
+	if (!CHECK_INT(balance_freeze_pick(&params, &self, peers, 2, jobs, 3, &d), ==, 1))
+		return;
+	CHECK_STR(jobs[d.job].gpid, "a.2");	/* the largest */
+	CHECK(strstr(d.reason, "is frozen") != NULL);
+	/* one that fits somewhere: moved, not frozen */
+	jobs[0].rss_kb = 300 * 1024;
+	CHECK_INT(balance_freeze_pick(&params, &self, peers, 2, jobs, 3, &d), ==, 0);
+	jobs[0].rss_kb = 400 * 1024;
+	/* enough memory here: nothing is frozen */
+	self.mem_free_kb = 300 * 1024;
+	CHECK_INT(balance_freeze_pick(&params, &self, peers, 2, jobs, 3, &d), ==, 0);
+	self.mem_free_kb = 100 * 1024;
+	/* not movable, or not resident long enough: never frozen */
+	jobs[1].movable = 0;
+	jobs[2].resident_ms = 100;
+	CHECK_INT(balance_freeze_pick(&params, &self, peers, 2, jobs, 3, &d), ==, 1);
+	CHECK_STR(jobs[d.job].gpid, "a.1");
+	jobs[0].movable = 0;
+	CHECK_INT(balance_freeze_pick(&params, &self, peers, 2, jobs, 3, &d), ==, 0);
+	/* alone in the cluster */
+	jobs[0].movable = 1;
+	CHECK_INT(balance_freeze_pick(&params, &self, NULL, 0, jobs, 3, &d), ==, 1);
+}
+
+static void test_thaw_where_there_is_room(void)
+{
+	struct bal_node self = { "a", 0.5, 1, 700 * 1024 };
+	struct bal_node peers[] = { { "b", 0.0, 1, 1 * GIB }, { "c", 0.0, 1, 2 * GIB, 1 } };
+	struct bal_job frozen[2];
+	busy_jobs(frozen, 2, 1);
+	frozen[0].rss_kb = 400 * 1024;	/* 912 MiB wanted: b has it */
+	frozen[0].resident_ms = 5000;
+	frozen[1].rss_kb = 100 * 1024;	/* 612 MiB wanted: here has it */
+	frozen[1].resident_ms = 9000;
+	struct bal_decision d;
+	if (!CHECK_INT(balance_thaw_pick(&params, &self, peers, 2, frozen, 2, &d), ==, 1))
+		return;
+	CHECK_STR(frozen[d.job].gpid, "a.2");	/* frozen longest */
+	CHECK_INT(d.node, ==, 2);		/* here */
+	frozen[1].movable = 0;			/* one being thawed already */
+	if (!CHECK_INT(balance_thaw_pick(&params, &self, peers, 2, frozen, 2, &d), ==, 1))
+		return;
+	CHECK_STR(frozen[d.job].gpid, "a.1");
+	CHECK_STR(peers[d.node].name, "b");
+	CHECK(strstr(d.reason, "on b") != NULL);
+	/* frozen for less than the residency: it stays so */
+	frozen[0].resident_ms = 1000;
+	CHECK_INT(balance_thaw_pick(&params, &self, peers, 2, frozen, 2, &d), ==, 0);
+	frozen[0].resident_ms = 5000;
+	/* room only with less than twice the threshold to spare: it stays frozen */
+	peers[0].mem_free_kb = 800 * 1024;
+	CHECK_INT(balance_thaw_pick(&params, &self, peers, 2, frozen, 2, &d), ==, 0);
+	/* a drained node takes none back, not even itself */
+	self.mem_free_kb = 4 * GIB;
+	self.drained = 1;
+	CHECK_INT(balance_thaw_pick(&params, &self, peers, 2, frozen, 2, &d), ==, 0);
+}
+
 static void test_destination_admission(void)
 {
 	char why[256] = "";
@@ -435,6 +504,8 @@ int main(int argc, char **argv)
 		UNIT(test_oversubscribed_host),
 		UNIT(test_cost_of_moving),
 		UNIT(test_memory_pressure),
+		UNIT(test_freeze_when_no_node_has_room),
+		UNIT(test_thaw_where_there_is_room),
 		UNIT(test_destination_admission),
 		UNIT(test_fresh_jobs_move_at_once),
 		UNIT(test_plan_spreads_a_burst),

@@ -71,6 +71,7 @@ static void test_minimal_defaults(void)
 	CHECK(conf.balance_margin == 0.25);
 	CHECK_UINT(conf.balance_residency_ms, ==, 10000);
 	CHECK_UINT(conf.balance_mem_low_kb, ==, 256 * 1024);
+	CHECK_INT(conf.balance_freeze, ==, 0);
 	CHECK_INT(conf.peer_root_jobs, ==, 1);
 	CHECK_UINT(conf.max_user_jobs, ==, 1000);
 	CHECK(err[0] == '\0');
@@ -100,6 +101,7 @@ static const char full_conf[] =
 	"balance-margin 0.5\n"
 	"balance-residency 0\n"
 	"balance-mem-low 512\n"
+	"balance-freeze on\n"
 	"cpu-check off\n"
 	"test-cpu-hide avx2 sse3\n"
 	"peer-root-jobs no\n"
@@ -127,6 +129,7 @@ static const char full_printed[] =
 	"balance-margin 0.5\n"
 	"balance-residency 0\n"
 	"balance-mem-low 512\n"
+	"balance-freeze on\n"
 	"cpu-check off\n"
 	"test-cpu-hide sse3 avx2\n"
 	"peer-root-jobs no\n"
@@ -164,6 +167,7 @@ static void test_full(void)
 	CHECK(conf.balance_margin == 0.5);
 	CHECK_UINT(conf.balance_residency_ms, ==, 0);
 	CHECK_UINT(conf.balance_mem_low_kb, ==, 512 * 1024);
+	CHECK_INT(conf.balance_freeze, ==, 1);
 	CHECK_INT(conf.peer_root_jobs, ==, 0);
 	CHECK_UINT(conf.max_user_jobs, ==, 50);
 }
@@ -418,6 +422,8 @@ static const struct bad_case bad_lines[] = {
 	  "balance-mem-low: '1073741825' is not a number in 0..1073741824" },
 	{ "balance-mem-low 1G", 3, "balance-mem-low: '1G' is not a number in 0..1073741824" },
 	{ "balance-mem-low", 3, "balance-mem-low: want MiB" },
+	{ "balance-freeze yes", 3, "balance-freeze: want on or off" },
+	{ "balance-freeze", 3, "balance-freeze: want on or off" },
 	{ "cpu-check loose", 3, "cpu-check: want strict or off" },
 	{ "cpu-check", 3, "cpu-check: want strict or off" },
 	{ "test-cpu-hide", 3, "test-cpu-hide: want CPU features, as /proc/cpuinfo names them" },
