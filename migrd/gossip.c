@@ -251,12 +251,12 @@ uint64_t gossip_suspicion_ms(const struct gossip_params *p, uint32_t members,
 	 * gives the first confirmations the most weight */
 	static const unsigned shrink[] = { 0, 500, 792, 1000 };
 	_Static_assert(sizeof(shrink) / sizeof(shrink[0]) == GOSSIP_CONFIRM + 1, "one per c");
-	uint64_t most = 4 * log10_milli(members) * p->period_ms / 1000;
-	if (most < p->dead_ms)
-		most = p->dead_ms;
-	/* down to half: a third let a node that answers late (Lifeguard's case) be declared
-	 * dead now and then before its refutation got round (bench/gossip-sim --slow) */
-	uint64_t least = most / 2 > p->suspect_ms ? most / 2 : p->suspect_ms;
+	uint64_t scaled = 4 * log10_milli(members) * p->period_ms / 1000;
+	uint64_t most = scaled > p->dead_ms ? scaled : p->dead_ms;
+	/* down to two thirds: less let nodes that answer late (Lifeguard's case), suspected
+	 * over and over by many, be declared dead now and then before their refutation got
+	 * round in clusters of thousands (bench/gossip-sim --slow) */
+	uint64_t least = scaled * 2 / 3 > p->suspect_ms ? scaled * 2 / 3 : p->suspect_ms;
 	if (least > most)
 		least = most;
 	if (members < GOSSIP_CONFIRM + 2)
@@ -790,7 +790,11 @@ static void probe_end(struct gossip *g, uint64_t now)
 	uint32_t slot = pr->slot;
 	pr->slot = 0;
 	if (pr->acked) {
-		health_add(g, -1);
+		/* only a probe that needed no extra wait says we are well again: a slow node
+		 * whose acks come late keeps waiting for them, rather than accuse every
+		 * member it probes once its score has run down */
+		if (!pr->late)
+			health_add(g, -1);
 		return;
 	}
 	/* Lifeguard: helpers that did not even nack in time point at us, not at the member */
@@ -1230,8 +1234,10 @@ static void ack_received(struct gossip *g, const struct migr_gossip_msg *m, uint
 	if (!m->seq)
 		return;
 	if (pr->slot && m->seq == pr->seq) {
-		if (!(m->flags & GOSSIP_NACK))
+		if (!(m->flags & GOSSIP_NACK) && !pr->acked) {
 			pr->acked = 1;
+			pr->late = now > pr->indirect_at + g->p.period_ms / 2;
+		}
 		else if (pr->nacks < 255)
 			pr->nacks++;
 		return;

@@ -12,8 +12,9 @@
  *
  * Lifeguard. A node whose own probes fail while its helpers say nothing back (nacks), or
  * that finds itself suspected, is probably the slow one: its health score rises, and its
- * probes wait that many periods more before they suspect. The suspicion timeout starts at
- * 4 log10(N) periods (dead-timeout at least) and shrinks towards half of that
+ * probes wait that many periods more before they suspect; it falls again only with probes
+ * acked in time, not with acks that needed the wait. The suspicion timeout starts at
+ * 4 log10(N) periods (dead-timeout at least) and shrinks towards two thirds of that
  * (suspect-timeout at least) as other members confirm the suspicion independently.
  *
  * Dissemination. Membership changes (joins, suspicions, refutations, deaths, leaves) and load
@@ -104,6 +105,7 @@ struct gossip_probe {
 	uint64_t indirect_at;	/* no ack by then: ping-reqs */
 	uint64_t end;		/* no ack by then: suspect */
 	uint8_t acked, indirect, nacks, helpers;
+	uint8_t late;		/* acked, but after a probe in good health would have ended */
 };
 
 /* A ping we send for another member (ping-req): its ack, or our nack, goes back to them. */
@@ -199,8 +201,8 @@ uint32_t gossip_count_state(const struct gossip *g, int state);
  * next load vector gets here; for this node, at once in what it sends. */
 void gossip_note_admin(struct gossip *g, const char *name, uint8_t admin);
 /* The suspicion timeout in a cluster of `members` nodes once `confirmations` other members
- * suspect the node too: 4 log10(members) periods (dead_ms at least) unconfirmed, down to a
- * half of that (suspect_ms at least). */
+ * suspect the node too: 4 log10(members) periods (dead_ms at least) unconfirmed, down to
+ * two thirds of 4 log10(members) periods (suspect_ms at least). */
 uint64_t gossip_suspicion_ms(const struct gossip_params *p, uint32_t members,
 			     unsigned confirmations);
 

@@ -1119,6 +1119,47 @@ static int probe_round(struct gossip *g, uint64_t *t, size_t *from, int outcome)
 	return x;
 }
 
+/* Acks the probe started since `from` directly, at time at; the target's index. */
+static int ack_probe(struct gossip *g, size_t from, uint64_t at)
+{
+	long p = sent_probe(from);
+	if (!CHECK_INT(p, >=, 0))
+		return -1;
+	int x = member_index(out.m[p].target);
+	hand_msg(MSG_GOSSIP_ACK, x, out.m[p].seq);
+	gossip_receive(g, &hm, at);
+	return x;
+}
+
+/* Lifeguard's health falls with probes acked in time, not with acks that came only because
+ * the probe waited longer: a node slow itself goes on waiting for its acks instead of
+ * accusing a member whenever its score has run down. */
+static void test_health_falls_only_with_timely_acks(void)
+{
+	struct gossip g;
+	uint64_t t = 2000000;
+	hand_init(&g, &defaults, 20, t);
+	size_t from = out.n;
+	gossip_tick(&g, t);
+	probe_round(&g, &t, &from, SILENT);
+	CHECK_UINT(g.health, ==, 3);
+	/* acked after a period and a half, as a slow node hears its acks: no better */
+	int x = ack_probe(&g, from, t + PERIOD * 3 / 2);
+	from = out.n;
+	t += 2 * PERIOD;
+	gossip_tick(&g, t);
+	CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_ALIVE);
+	CHECK_UINT(g.health, ==, 3);
+	/* acked within the period: better */
+	ack_probe(&g, from, t + PERIOD / 4);
+	from = out.n;
+	t += PERIOD;
+	gossip_tick(&g, t);
+	CHECK_UINT(g.health, ==, 2);
+	gossip_free(&g);
+	out_free();
+}
+
 /* An ack passed on by a helper saves the member; nacks from every helper say the member
  * is at fault (suspect, our health unchanged); helpers silent too say we may be (Lifeguard:
  * health + 3, and the next probe waits 4 periods before it suspects). */
@@ -1247,9 +1288,9 @@ static void test_merge_order(void)
 	out_free();
 }
 
-/* The suspicion timeout: 4 log10(N) periods unconfirmed (dead-timeout at least), down to a
- * half of that (suspect-timeout at least) with GOSSIP_CONFIRM confirmations; too small a
- * cluster to confirm anything gets the least at once. */
+/* The suspicion timeout: 4 log10(N) periods unconfirmed (dead-timeout at least), down to
+ * two thirds of that (suspect-timeout at least) with GOSSIP_CONFIRM confirmations; too small
+ * a cluster to confirm anything gets the least at once. */
 static void test_suspicion_timeouts(void)
 {
 	static const struct {
@@ -1263,11 +1304,11 @@ static void test_suspicion_timeouts(void)
 		{ 5, 3, SUSPECT },
 		{ 100, 0, DEAD },	/* 4 log10(100) = 8 periods: below dead-timeout */
 		{ 1000, 0, 12000 },
-		{ 1000, 3, 6000 },	/* 12000 / 2 */
+		{ 1000, 3, 8000 },	/* 12000 * 2 / 3 */
 		{ 10000, 0, 16000 },
-		{ 10000, 1, 16000 - (16000 - 8000) / 2 },
-		{ 10000, 3, 8000 },
-		{ 10000, 9, 8000 },
+		{ 10000, 1, 16000 - (16000 - 10666) / 2 },
+		{ 10000, 3, 10666 },
+		{ 10000, 9, 10666 },
 	};
 	for (size_t i = 0; i < UNIT_COUNT(want); i++) {
 		UNIT_CTX("%u members, %u confirmations", want[i].members, want[i].c);
@@ -1693,6 +1734,7 @@ int main(int argc, char **argv)
 		UNIT(test_stale_news_ignored),
 		UNIT(test_probe_order),
 		UNIT(test_probe_indirect),
+		UNIT(test_health_falls_only_with_timely_acks),
 		UNIT(test_merge_order),
 		UNIT(test_suspicion_timeouts),
 		UNIT(test_suspicion_confirmed),
