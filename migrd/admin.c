@@ -187,16 +187,8 @@ int admin_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t 
 		uint32_t uid = mr_u32(&r);
 		if (mr_end(&r) < 0 || drained > MIGR_ADMIN_DRAINED)
 			return MIGR_EPROTO;
-		int code = apply(drained, uid, from, why, sizeof(why));
-		struct mw w;
-		mw_init(&w);
-		mw_frame_begin(&w, MSG_ADMIN_REPLY);
-		mw_u32(&w, id);
-		mw_u32(&w, (uint32_t)code);
-		mw_str(&w, code < 0 ? why : "");
-		mw_frame_end(&w);
-		node_send(from, &w);
-		mw_free(&w);
+		node_reply(from, MSG_ADMIN_REPLY, id, apply(drained, uid, from, why, sizeof(why)),
+			   why);
 		return 0;
 	}
 	int code = (int)mr_u32(&r);

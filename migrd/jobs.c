@@ -81,6 +81,19 @@ int node_send(const char *node, const struct mw *frame)
 	return 0;
 }
 
+void node_reply(const char *node, uint8_t type, uint32_t id, int code, const char *text)
+{
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, type);
+	mw_u32(&w, id);
+	mw_u32(&w, (uint32_t)code);
+	mw_str(&w, code < 0 ? text : "");
+	mw_frame_end(&w);
+	node_send(node, &w);
+	mw_free(&w);
+}
+
 struct job *job_find(const char *gpid)
 {
 	for (struct job *j = jobs; j; j = j->next)
@@ -1409,15 +1422,7 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 			code = kill_at_home(uid, gpid, (int)sig, msg, sizeof(msg));
 		else
 			snprintf(msg, sizeof(msg), "%u: not a signal number", sig);
-		struct mw w;
-		mw_init(&w);
-		mw_frame_begin(&w, MSG_KILL_REPLY);
-		mw_u32(&w, id);
-		mw_u32(&w, (uint32_t)code);
-		mw_str(&w, code < 0 ? msg : "");
-		mw_frame_end(&w);
-		node_send(from, &w);
-		mw_free(&w);
+		node_reply(from, MSG_KILL_REPLY, id, code, msg);
 		return 0;
 	}
 	case MSG_KILL_REPLY: {
@@ -1571,7 +1576,6 @@ struct job *job_frozen_found(const char *gpid, const char *home, uint32_t uid, u
 		j->detached = 1;
 		j->started = 1;
 		j->home_frozen = 1;
-		snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
 	}
 	return j;
 }
