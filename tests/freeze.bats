@@ -171,6 +171,31 @@ grows() {
 	continuous "$out"
 }
 
+@test "stdin typed while a job is frozen waits, and reaches it once thawed elsewhere" {
+	out=$BATS_TEST_TMPDIR/out
+	fifo=$BATS_TEST_TMPDIR/in
+	mkfifo "$fifo"
+	exec 5<>"$fifo"
+	on node1 mrun -n node2 sh -c 'while read l; do echo "got $l"; done; echo eof' <"$fifo" >"$out" 5>&- &
+	mrun_pid=$!
+	echo one >&5
+	wait_until 10 grep -q "^got one$" "$out"
+	gpid=$(on node1 mps --json | jq -r '.[] | select(.cmd | contains("got")) | .gpid')
+	on node1 mmigrate --freeze "$gpid"
+	echo two >&5
+	sleep 1
+	! grep -q "^got two$" "$out"
+	on node1 mmigrate "$gpid" node3
+	wait_until 10 grep -q "^got two$" "$out"
+	echo three >&5
+	wait_until 10 grep -q "^got three$" "$out"
+	exec 5>&-
+	st=0
+	wait "$mrun_pid" || st=$?
+	[ "$st" -eq 0 ]
+	[ "$(cat "$out")" = "$(printf 'got %s\n' one two three; echo eof)" ]
+}
+
 @test "SIGTERM ends a frozen job; other signals wait for the thaw" {
 	gpid=$(on node1 sh -c "XDG_STATE_HOME=$BATS_TEST_TMPDIR mrun -d -n node2 sh -c 'trap \"echo usr1\" USR1; while :; do sleep 0.1; done'")
 	log=$BATS_TEST_TMPDIR/migr/$gpid.out
