@@ -236,6 +236,8 @@ static int parse_line(struct parse *p, struct migr_config *c, char **w, int nw)
 				return bad(p, "test-cpu-hide: '%s' is not a CPU feature migr tracks", w[i]);
 			c->cpu_features_hidden |= 1ULL << b;
 		}
+	} else if (!strcmp(k, "test-hide-path")) {
+		return parse_path(p, k, w, nw, c->test_hide_path, sizeof(c->test_hide_path), 1);
 	} else if (!strcmp(k, "peer-root-jobs")) {
 		if (nw != 2 || (strcmp(w[1], "yes") && strcmp(w[1], "no")))
 			return bad(p, "peer-root-jobs: want yes or no");
@@ -358,6 +360,8 @@ void migr_config_print(const struct migr_config *c, FILE *f)
 		}
 		fprintf(f, "\n");
 	}
+	if (c->test_hide_path[0])
+		fprintf(f, "test-hide-path %s\n", c->test_hide_path);
 	fprintf(f, "peer-root-jobs %s\n", c->peer_root_jobs ? "yes" : "no");
 	fprintf(f, "max-user-jobs %u\n", c->max_user_jobs);
 	if (c->test_pause_at[0])

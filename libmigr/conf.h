@@ -39,6 +39,7 @@ struct migr_config {
 	int balance_freeze;		/* and are frozen to disk when no node has room */
 	int cpu_strict;			/* refuse moves to a CPU lacking a feature of the source's */
 	uint64_t cpu_features_hidden;	/* for tests: features this node pretends to lack */
+	char test_hide_path[PATH_MAX];	/* for tests: paths this node says it lacks */
 	/* jobs and trust */
 	int peer_root_jobs;		/* peers may start and restore uid 0 jobs here */
 	unsigned max_user_jobs;		/* jobs one (non-root) user may run here; 0: no bound */

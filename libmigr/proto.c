@@ -41,6 +41,8 @@ static const struct {
 	{ MSG_ADMIN_REQ, "admin-request" },
 	{ MSG_ADMIN_REPLY, "admin-reply" },
 	{ MSG_MIG_FROZEN, "migrate-frozen" },
+	{ MSG_MIG_FILES, "migrate-files" },
+	{ MSG_MIG_FILES_REPLY, "migrate-files-reply" },
 	{ MSG_CTL_NODES, "nodes" },
 	{ MSG_CTL_STATUS, "status" },
 	{ MSG_CTL_LEAVE, "leave" },

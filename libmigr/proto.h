@@ -60,6 +60,9 @@ enum migr_msg_type {
 	MSG_ADMIN_REQ = 36,	/* any node -> the node: drain or undrain yourself */
 	MSG_ADMIN_REPLY = 37,
 	MSG_MIG_FROZEN = 38,	/* source -> home: the job is frozen to that node's disk */
+	MSG_MIG_FILES = 39,	/* source -> destination, for mmigrate --check: paths the job
+				 * needs there */
+	MSG_MIG_FILES_REPLY = 31,	/* those it cannot stat (31: unused since version 2) */
 	/* control socket: requests */
 	MSG_CTL_NODES = 40,
 	MSG_CTL_STATUS = 41,

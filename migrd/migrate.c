@@ -35,6 +35,7 @@
 #include "cgroup.h"
 #include "criu.h"
 #include "control.h"
+#include "filecheck.h"
 #include "freeze.h"
 #include "job.h"
 #include "jobs.h"
@@ -759,8 +760,6 @@ static void open_channels(struct migration *m)
 	}
 }
 
-/* MIG_REQ at the node where the job runs. */
-/* Where the job runs: what it holds that a move cannot carry, without touching it. */
 /* A line for a destination whose free memory, as gossip last said, cannot take the job:
  * what its own admission would answer (dest_offer). 0 if it can, or is not known. */
 static int dest_room_reason(const struct job *j, const char *dest, char *why, size_t len)
@@ -776,6 +775,8 @@ static int dest_room_reason(const struct job *j, const char *dest, char *why, si
 	return 1;
 }
 
+/* MIG_REQ --check where the job runs: what it holds that a move cannot carry, without
+ * touching it; then whether dest has its files (filecheck.h). */
 static void src_check(const char *origin, uint32_t reqid, const char *gpid, const char *dest)
 {
 	struct job *j = job_find(gpid);
@@ -799,6 +800,11 @@ static void src_check(const char *origin, uint32_t reqid, const char *gpid, cons
 		if (why[len - 1] == '\n')
 			why[len - 1] = '\0';
 		send_result(origin, reqid, MIGR_CANTMOVE, why, 0, 0, migrd.conf.node);
+		return;
+	}
+	/* last: it waits for dest's answer */
+	if (dest[0] && !is_self(dest) && !j->on_disk) {
+		filecheck_start(origin, reqid, gpid, j->init_pid, dest);
 		return;
 	}
 	send_result(origin, reqid, 0, NULL, 0, 0, migrd.conf.node);
@@ -1454,6 +1460,9 @@ int migrate_peer_message(const char *from, uint8_t type, const uint8_t *p, size_
 		return result_in(&r);
 	case MSG_MIG_OFFER:
 		return dst_offer(from, &r);
+	case MSG_MIG_FILES:
+	case MSG_MIG_FILES_REPLY:
+		return filecheck_peer_message(from, type, p, n);
 	default:
 		break;
 	}

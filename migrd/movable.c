@@ -7,7 +7,9 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +91,47 @@ unsigned movable_reasons(const struct holds *h, char *out, size_t len)
 			used += (size_t)n;
 	}
 	return kinds;
+}
+
+unsigned movable_missing_reason(const char *node, const char *first, unsigned count,
+				char *out, size_t len)
+{
+	char more[32] = "";
+	if (len)
+		out[0] = '\0';
+	if (!count)
+		return 0;
+	if (count > 1)
+		snprintf(more, sizeof(more), " and %u more", count - 1);
+	/* cut as an example is: it only shows which one */
+	snprintf(out, len, "holds a file not present on %s (%.*s%s): a move would fail to open "
+		 "it there\n", node, HOLD_EXAMPLE_MAX - 1, first, more);
+	return 1;
+}
+
+/* ---- the paths (no I/O) ---- */
+
+int job_paths_add(struct job_paths *p, const char *path)
+{
+	size_t n = strlen(path) + 1;
+	if (path[0] != '/' || n > PATH_MAX)
+		return -1;
+	uint64_t x = fnv1a(path);
+	for (unsigned i = 0; i < p->count; i++)
+		if (p->hash[i] == x && !strcmp(p->text + p->at[i], path))
+			return 0;
+	if (p->count == JOB_PATHS_MAX || n > sizeof(p->text) - p->bytes)
+		return -1;
+	memcpy(p->text + p->bytes, path, n);
+	p->at[p->count] = (uint32_t)p->bytes;
+	p->hash[p->count++] = x;
+	p->bytes += n;
+	return 1;
+}
+
+const char *job_paths_get(const struct job_paths *p, unsigned i)
+{
+	return p->text + p->at[i];
 }
 
 /* ---- the inspection ---- */
@@ -333,5 +376,99 @@ int movable_inspect(pid_t init, struct holds *h)
 	}
 	free(s.sockets.v);
 	free(s.pids);
+	return 0;
+}
+
+/* ---- the paths a job needs ---- */
+
+/* A path as /proc shows one, if the destination must have it: not deleted (CRIU carries
+ * those) and not a pipe, socket or anonymous inode (not absolute). */
+static void paths_add_link(struct job_paths *p, const char *link)
+{
+	static const char deleted[] = " (deleted)";
+	size_t n = strlen(link), d = sizeof(deleted) - 1;
+	if (link[0] == '/' && !(n >= d && !strcmp(link + n - d, deleted)))
+		job_paths_add(p, link);
+}
+
+/* /proc/PID/<name>, a link to a path, added to p. */
+static void paths_add_proc_link(struct job_paths *p, pid_t pid, const char *name)
+{
+	char path[96], link[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return;
+	link[n] = '\0';
+	paths_add_link(p, link);
+}
+
+static void paths_add_fds(struct job_paths *p, pid_t pid)
+{
+	char dir[64], path[64 + sizeof(((struct dirent *)0)->d_name)], link[PATH_MAX];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) && p->count < JOB_PATHS_MAX) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		struct stat st;
+		ssize_t n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0 || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		link[n] = '\0';
+		paths_add_link(p, link);
+	}
+	closedir(d);
+}
+
+/* The files a process maps: its libraries, and whatever it mmap()ed. */
+static void paths_add_maps(struct job_paths *p, pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0 && p->count < JOB_PATHS_MAX) {
+		int at = 0;
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		/* start-end perms offset dev inode, then the path if any */
+		if (sscanf(line, "%*s %*s %*s %*s %*s %n", &at) < 0 || at == 0)
+			continue;
+		/* maps writes a newline in a name as \012, and a backslash as itself: such a
+		 * name cannot be told back, so it goes unchecked */
+		if (!strchr(line + at, '\\'))
+			paths_add_link(p, line + at);
+	}
+	free(line);
+	fclose(f);
+}
+
+int movable_paths(pid_t init, struct job_paths *p)
+{
+	memset(p, 0, offsetof(struct job_paths, text));
+	pid_t *pids = xmalloc(PROCTREE_MAX * sizeof(*pids));
+	size_t npids = proctree_list(init, pids, PROCTREE_MAX);
+	if (!npids || kill(init, 0) < 0) {
+		free(pids);
+		return -1;
+	}
+	/* what restore opens by name first, the mapped files (libraries, mostly) after */
+	for (size_t i = 0; i < npids; i++) {
+		paths_add_proc_link(p, pids[i], "exe");
+		paths_add_proc_link(p, pids[i], "cwd");
+		paths_add_fds(p, pids[i]);
+	}
+	for (size_t i = 0; i < npids; i++)
+		paths_add_maps(p, pids[i]);
+	free(pids);
 	return 0;
 }

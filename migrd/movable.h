@@ -3,8 +3,9 @@
  * `mmigrate --check`, and keeps the balancer from trying moves CRIU would refuse.
  *
  * The inspection (movable_inspect) is the I/O; the words (movable_reasons) are a pure
- * function of what it found, unit-tested on its own. Not seen here: whether the job's files
- * exist on a given destination (restore finds that out), and CPU features. */
+ * function of what it found, unit-tested on its own. Whether the job's files exist on a
+ * given destination only that node can say: movable_paths lists what to ask it
+ * (filecheck.h). Not seen here: CPU features. */
 #ifndef MIGR_MOVABLE_H
 #define MIGR_MOVABLE_H
 
@@ -43,5 +44,31 @@ unsigned movable_reasons(const struct holds *h, char *out, size_t len);
 
 /* Looks at every process of the job whose init is pid init. 0, or -1 if init is gone. */
 int movable_inspect(pid_t init, struct holds *h);
+
+/* Paths a job needs on its destination, each once, in the order found. Bounded: a job
+ * that needs more has the first ones checked, and nothing said of the rest. */
+#define JOB_PATHS_MAX 512
+#define JOB_PATHS_BYTES (64 * 1024)	/* the paths' bytes, each one's NUL included */
+
+struct job_paths {
+	unsigned count;
+	size_t bytes;
+	uint32_t at[JOB_PATHS_MAX];	/* where each starts in text */
+	uint64_t hash[JOB_PATHS_MAX];
+	char text[JOB_PATHS_BYTES];
+};
+
+/* 1: path added; 0: it was there already; -1: no room, or not an absolute path shorter
+ * than PATH_MAX. */
+int job_paths_add(struct job_paths *p, const char *path);
+const char *job_paths_get(const struct job_paths *p, unsigned i);
+/* The paths of every process of the job whose init is pid init (p is emptied first): its
+ * executable, working directory and open regular files, then the files it maps. Deleted
+ * files are left out: CRIU carries them in its images. 0, or -1 if init is gone. */
+int movable_paths(pid_t init, struct job_paths *p);
+/* The line for count files missing on node, first among them, as movable_reasons writes
+ * one (ending in '\n'); "" for none. Returns how many lines: 0 or 1. */
+unsigned movable_missing_reason(const char *node, const char *first, unsigned count,
+				char *out, size_t len);
 
 #endif

@@ -75,6 +75,18 @@ gone() {
 	on node1 mctl status --json | jq -e '.balance == false'
 }
 
+@test "MIGR_CLUSTER_CONF goes into every node's config, MIGR_CLUSTER_CONF_nodeK into nodeK's" {
+	MIGR_CLUSTER_CONF="max-user-jobs 7" MIGR_CLUSTER_CONF_node2="test-hide-path /tmp/migr-x" \
+		cluster up 3
+	for n in node1 node2 node3; do
+		grep -qx "max-user-jobs 7" "$(node_dir "$n")/migrd.conf"
+	done
+	! grep -q test-hide-path "$(node_dir node1)/migrd.conf" "$(node_dir node3)/migrd.conf"
+	# and node2's migrd takes it as its own
+	"$MIGR_BUILDDIR/migrd/migrd" -n -c "$(node_dir node2)/migrd.conf" |
+		grep -qx "test-hide-path /tmp/migr-x"
+}
+
 @test "run passes the exit status and runs inside the node's network namespace" {
 	cluster up 2
 	run on node2 ip -o -4 addr show dev eth0

@@ -7,7 +7,8 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	require_root
-	cluster_up 3 --no-balance
+	# node3 says it lacks these files (the nodes share one file system): --check's test
+	MIGR_CLUSTER_CONF_node3="test-hide-path /tmp/migr-hidden" cluster_up 3 --no-balance
 	user_tools_install
 	export MEMJOB=$MIGR_BUILDDIR/tests/tools/memjob
 	[ -x "$MEMJOB" ] || skip "tests/tools/memjob not built (make check builds it)"
@@ -16,6 +17,12 @@ setup_file() {
 teardown_file() {
 	cluster_down
 	user_tools_remove
+}
+
+teardown() {
+	# a test that cut node3's link mends it for the next, even if it failed
+	cluster link node3 up 2>/dev/null || true
+	if [ -n "${HIDDEN:-}" ]; then rm -rf "$HIDDEN"; fi
 }
 
 
@@ -233,6 +240,64 @@ while True:
 	[ "$status" -eq 2 ]
 	on node1 mkill -s KILL "$held"
 	on node1 mkill "$plain"
+}
+
+@test "mmigrate --check NODE: the files the job needs that NODE lacks; the job untouched" {
+	HIDDEN=$(mktemp -d /tmp/migr-hidden.XXXXXX)
+	hidden=$HIDDEN
+	echo data >"$hidden/file"
+	echo data >"$hidden/gone"
+	ready=$BATS_TEST_TMPDIR/ready
+	open=$(on node1 mrun -d -n here bash -c "exec 3<$hidden/file; touch $ready.1; exec sleep 60")
+	# its working directory too, then the file: the first named, the other counted
+	cwd=$(on node1 env -C "$hidden" mrun -d -n here bash -c "exec 3<$hidden/file; touch $ready.2;
+		exec sleep 60")
+	# a file deleted since: the move carries it, nothing to ask
+	gone=$(on node1 mrun -d -n here bash -c "exec 3<$hidden/gone; rm $hidden/gone; touch $ready.3;
+		exec sleep 60")
+	wait_until 10 test -e "$ready.1" -a -e "$ready.2" -a -e "$ready.3"
+	run on node1 mmigrate --check "$open" node3
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$output" = "$open: holds a file not present on node3 ($hidden/file): a move would fail to open it there" ]
+	run on node2 mmigrate --check "$cwd" node3
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$output" = "$cwd: holds a file not present on node3 ($hidden and 1 more): a move would fail to open it there" ]
+	run on node1 mmigrate --check "$gone" node3
+	[ "$status" -eq 0 ]
+	[ "$output" = movable ]
+	# node2 has them all; without a node, no node is asked
+	for g in "$open" "$cwd"; do
+		run on node1 mmigrate --check "$g" node2
+		[ "$status" -eq 0 ]
+		[ "$output" = movable ]
+		run on node1 mmigrate --check "$g"
+		[ "$output" = movable ]
+	done
+	# nothing was stopped, nothing moved
+	for g in "$open" "$cwd" "$gone"; do
+		on node1 mps --json | jq -e --arg g "$g" '.[] | select(.gpid == $g) | .node == "node1" and .state != "T" and .moves == 0'
+	done
+	# a node that does not answer in 5 s leaves the job movable, and the job's node says so
+	cluster link node3 down
+	SECONDS=0
+	run on node1 mmigrate --check "$open" node3
+	took=$SECONDS
+	cluster link node3 up
+	echo "$output ($took s)"
+	[ "$status" -eq 0 ]
+	[ "$output" = movable ]
+	[ "$took" -ge 4 ]
+	[ "$took" -le 15 ]
+	grep -q "$open: node3 did not say in 5 s whether it has the job's files: answered movable" \
+		"$(node_dir node1)/migrd.log"
+	for g in "$open" "$cwd" "$gone"; do
+		on node1 mkill "$g"
+	done
+	# node3 is back for the tests after this one
+	wait_until 20 sh -c "[ \"\$($CLUSTER run node1 mctl nodes --json |
+		jq -r '.[] | select(.name == \"node3\") | .state')\" = alive ]"
 }
 
 @test "the destination dying mid-move leaves exactly one copy, running on the source" {

@@ -64,6 +64,13 @@ node1_healthy() {
 	node1_healthy
 }
 
+@test "a malformed question about files (a path not absolute) is refused" {
+	run poke bad-files 10.77.0.1 7470 "$(cluster_key)"
+	[ "$output" = closed ]
+	grep -q "bad migrate-files message" "$(node_dir node1)/migrd.log"
+	node1_healthy
+}
+
 @test "connections that never speak are closed by the handshake timeout" {
 	run poke hold 10.77.0.1 7470 20
 	# the poke waits 3 s per connection at most; the timeout is 3 s

@@ -13,6 +13,9 @@
  *                                   on a new connection (the server's nonce is new)
  *   peerpoke replay-record ADDR PORT KEYFILE
  *                                   one authenticated gossip record, sent twice
+ *   peerpoke bad-files ADDR PORT KEYFILE
+ *                                   an authenticated MSG_MIG_FILES asking about a path
+ *                                   that is not absolute
  *   peerpoke ctl-garbage SOCKET     random bytes to the control socket
  *   peerpoke ctl-oversize SOCKET    an oversized frame to the control socket
  *   peerpoke ctl-run-rlimit SOCKET RES CUR MAX CMD...
@@ -217,6 +220,29 @@ static int replay_record(const char *addr, const char *port, const char *keyfile
 	return 0;
 }
 
+static int bad_files(const char *addr, const char *port, const char *keyfile)
+{
+	struct migr_key key;
+	struct migr_auth a;
+	struct mw sent, frame, sealed;
+	load_key(keyfile, &key);
+	mw_init(&sent);
+	int fd = handshake(addr, port, &key, &a, &sent);
+	mw_init(&frame);
+	mw_frame_begin(&frame, MSG_MIG_FILES);
+	mw_u32(&frame, 1);
+	mw_str(&frame, "node1.1");
+	mw_u16(&frame, 2);
+	mw_str(&frame, "/etc/hostname");
+	mw_str(&frame, "etc/shadow");
+	mw_frame_end(&frame);
+	mw_init(&sealed);
+	migr_auth_seal(&a, frame.buf, frame.len, &sealed);
+	send_all(fd, sealed.buf, sealed.len);
+	printf("%s\n", outcome(fd));
+	return 0;
+}
+
 /* Keeps n connections open, reconnecting each one the daemon closes (non-blocking, so a
  * full backlog does not stall the others). */
 static int flood(const char *addr, const char *port, int n, int seconds)
@@ -357,6 +383,8 @@ int main(int argc, char **argv)
 		return replay_handshake(addr, port, argv[4]);
 	if (!strcmp(mode, "replay-record") && argc == 5)
 		return replay_record(addr, port, argv[4]);
+	if (!strcmp(mode, "bad-files") && argc == 5)
+		return bad_files(addr, port, argv[4]);
 	if (!strcmp(mode, "flood") && argc == 6)
 		return flood(addr, port, atoi(argv[4]), atoi(argv[5]));
 	if (!strcmp(mode, "hold") && argc == 5) {

@@ -72,6 +72,7 @@ static void test_minimal_defaults(void)
 	CHECK_UINT(conf.balance_residency_ms, ==, 10000);
 	CHECK_UINT(conf.balance_mem_low_kb, ==, 256 * 1024);
 	CHECK_INT(conf.balance_freeze, ==, 0);
+	CHECK_STR(conf.test_hide_path, "");
 	CHECK_INT(conf.peer_root_jobs, ==, 1);
 	CHECK_UINT(conf.max_user_jobs, ==, 1000);
 	CHECK(err[0] == '\0');
@@ -104,6 +105,7 @@ static const char full_conf[] =
 	"balance-freeze on\n"
 	"cpu-check off\n"
 	"test-cpu-hide avx2 sse3\n"
+	"test-hide-path /tmp/hidden\n"
 	"peer-root-jobs no\n"
 	"max-user-jobs 50\n";
 
@@ -132,6 +134,7 @@ static const char full_printed[] =
 	"balance-freeze on\n"
 	"cpu-check off\n"
 	"test-cpu-hide sse3 avx2\n"
+	"test-hide-path /tmp/hidden\n"
 	"peer-root-jobs no\n"
 	"max-user-jobs 50\n";
 
@@ -168,6 +171,7 @@ static void test_full(void)
 	CHECK_UINT(conf.balance_residency_ms, ==, 0);
 	CHECK_UINT(conf.balance_mem_low_kb, ==, 512 * 1024);
 	CHECK_INT(conf.balance_freeze, ==, 1);
+	CHECK_STR(conf.test_hide_path, "/tmp/hidden");
 	CHECK_INT(conf.peer_root_jobs, ==, 0);
 	CHECK_UINT(conf.max_user_jobs, ==, 50);
 }
@@ -428,6 +432,9 @@ static const struct bad_case bad_lines[] = {
 	{ "cpu-check", 3, "cpu-check: want strict or off" },
 	{ "test-cpu-hide", 3, "test-cpu-hide: want CPU features, as /proc/cpuinfo names them" },
 	{ "test-cpu-hide avx2 avx9", 3, "test-cpu-hide: 'avx9' is not a CPU feature migr tracks" },
+	{ "test-hide-path", 3, "test-hide-path: want one path" },
+	{ "test-hide-path /a /b", 3, "test-hide-path: want one path" },
+	{ "test-hide-path tmp/x", 3, "test-hide-path: 'tmp/x' is not an absolute path" },
 	{ "peer-root-jobs maybe", 3, "peer-root-jobs: want yes or no" },
 	{ "peer-root-jobs", 3, "peer-root-jobs: want yes or no" },
 	{ "max-user-jobs 1000001", 3, "max-user-jobs: '1000001' is not a number in 0..1000000" },

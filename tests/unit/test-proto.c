@@ -17,9 +17,10 @@ static const uint8_t all_types[] = {
 	MSG_JOB_FAILED, MSG_JOB_DATA, MSG_JOB_ACK, MSG_JOB_SIGNAL, MSG_JOB_EXIT, MSG_PS_REQ,
 	MSG_PS_REPLY, MSG_KILL_REQ, MSG_KILL_REPLY, MSG_MIG_REQ, MSG_MIG_RESULT, MSG_MIG_OFFER,
 	MSG_MIG_ACCEPT, MSG_MIG_REFUSE, MSG_MIG_RESTORED, MSG_MIG_DONE, MSG_MIG_ABORT,
-	MSG_BULK_ATTACH, MSG_MIG_QUERY, MSG_ADMIN_REQ, MSG_ADMIN_REPLY, MSG_MIG_FROZEN, MSG_CTL_NODES,
-	MSG_CTL_STATUS, MSG_CTL_LEAVE, MSG_CTL_RUN, MSG_CTL_SIGNAL, MSG_CTL_KILL, MSG_CTL_PS,
-	MSG_CTL_MIGRATE, MSG_CTL_BALANCE, MSG_CTL_DRAIN, MSG_GOSSIP_PING, MSG_GOSSIP_ACK, MSG_GOSSIP_PING_REQ,
+	MSG_BULK_ATTACH, MSG_MIG_QUERY, MSG_ADMIN_REQ, MSG_ADMIN_REPLY, MSG_MIG_FROZEN,
+	MSG_MIG_FILES, MSG_MIG_FILES_REPLY, MSG_CTL_NODES, MSG_CTL_STATUS, MSG_CTL_LEAVE,
+	MSG_CTL_RUN, MSG_CTL_SIGNAL, MSG_CTL_KILL, MSG_CTL_PS, MSG_CTL_MIGRATE, MSG_CTL_BALANCE,
+	MSG_CTL_DRAIN, MSG_GOSSIP_PING, MSG_GOSSIP_ACK, MSG_GOSSIP_PING_REQ,
 	MSG_GOSSIP_PUSH_PULL, MSG_CTL_OK, MSG_CTL_ERROR, MSG_CTL_NODES_REPLY,
 	MSG_CTL_STATUS_REPLY, MSG_CTL_RUN_REPLY, MSG_CTL_EXIT, MSG_CTL_PS_REPLY,
 	MSG_CTL_MIGRATE_REPLY,
@@ -73,6 +74,14 @@ static void test_type_names(void)
 		CHECK(!migr_msg_type_known((uint8_t)t));
 		CHECK_STR(migr_msg_type_name((uint8_t)t), "unknown");
 	}
+	UNIT_CTX_CLEAR();
+	/* an enum takes two names for one number without a word: each has its own */
+	for (size_t i = 0; i < UNIT_COUNT(all_types); i++)
+		for (size_t j = i + 1; j < UNIT_COUNT(all_types); j++) {
+			UNIT_CTX("types %s and %s", migr_msg_type_name(all_types[i]),
+				 migr_msg_type_name(all_types[j]));
+			CHECK_UINT(all_types[i], !=, all_types[j]);
+		}
 	UNIT_CTX_CLEAR();
 	CHECK_STR(migr_msg_type_name(MSG_GOSSIP), "gossip");
 	CHECK_STR(migr_msg_type_name(MSG_GOSSIP_PING_REQ), "gossip-ping-req");
