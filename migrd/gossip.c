@@ -299,11 +299,16 @@ static void news_add(struct gossip *g, uint32_t slot, int member, uint64_t now)
 		nw = &g->news[g->nnews++];
 		nw->member = 0;
 	} else if (!nw) {
-		/* full: the change passed on most often gives way, load before membership */
-		nw = &g->news[0];
-		for (uint32_t i = 1; i < g->nnews; i++)
-			if (g->news[i].sent + (g->news[i].member ? 0 : 1000) >
-			    nw->sent + (nw->member ? 0 : 1000))
+		/* full: the change of its own kind passed on most often gives way while that
+		 * kind holds half the buffer, else one of the other kind: a flood of suspicions
+		 * and refutations (slow nodes, thousands of members) must not crowd every load
+		 * change out, nor load changes membership */
+		unsigned same = 0;
+		for (uint32_t i = 0; i < g->nnews; i++)
+			same += !g->news[i].member == !member;
+		int victims = same >= GOSSIP_NEWS / 2 ? !member : !!member;	/* their !member */
+		for (uint32_t i = 0; i < g->nnews; i++)
+			if (!g->news[i].member == victims && (!nw || g->news[i].sent > nw->sent))
 				nw = &g->news[i];
 		nw->member = 0;
 	}

@@ -1119,6 +1119,47 @@ static int probe_round(struct gossip *g, uint64_t *t, size_t *from, int outcome)
 	return x;
 }
 
+/* m1 tells rx of members [first, last]: suspect (membership news) or a new heartbeat. */
+static void tell_range(struct gossip *g, int first, int last, uint8_t status, uint64_t now)
+{
+	for (int i = first; i <= last;) {
+		hand_msg(MSG_GOSSIP_PING, 1, 0);
+		for (; i <= last && hm.count < GOSSIP_MAX_ENTRIES; i++) {
+			member_entry(hand_add(), i, status, 1, status == GOSSIP_SUSPECT ? "m1" : NULL);
+			hm.entries[hm.count - 1].heartbeat = status == GOSSIP_SUSPECT ? 100 : 200;
+		}
+		gossip_receive(g, &hm, now);
+	}
+}
+
+/* A flood of membership news (a hundred slow nodes suspected and refuting, in a cluster of
+ * thousands) fills the news buffer: a load change still gets its share and goes out. */
+static void test_load_news_survives_a_flood(void)
+{
+	struct gossip g;
+	uint64_t t = 3000000;
+	hand_init(&g, &defaults, 400, t);
+	tell_range(&g, 2, 200, GOSSIP_SUSPECT, t);	/* more than the buffer holds */
+	hand_msg(MSG_GOSSIP_PING, 1, 0);
+	member_entry(hand_add(), 300, GOSSIP_ALIVE, 1, NULL);
+	hm.entries[1].heartbeat = 200;
+	hm.entries[1].vec.load_milli = 1500;		/* news: its load changed */
+	gossip_receive(&g, &hm, t);
+	tell_range(&g, 201, 260, GOSSIP_SUSPECT, t);	/* the flood goes on */
+	tell_range(&g, 301, 390, GOSSIP_ALIVE, t);	/* fresher heartbeats, no news */
+	size_t from = out.n;
+	for (int k = 1; k <= 3; k++)
+		gossip_tick(&g, t + k * PERIOD);
+	int carried = 0;
+	for (size_t i = from; i < out.n; i++)
+		for (unsigned e = 1; e < out.m[i].count; e++)
+			carried += member_index(out.m[i].entries[e].name) == 300 &&
+				   out.m[i].entries[e].vec.load_milli == 1500;
+	CHECK_INT(carried, >, 0);
+	gossip_free(&g);
+	out_free();
+}
+
 /* Acks the probe started since `from` directly, at time at; the target's index. */
 static int ack_probe(struct gossip *g, size_t from, uint64_t at)
 {
@@ -1735,6 +1776,7 @@ int main(int argc, char **argv)
 		UNIT(test_probe_order),
 		UNIT(test_probe_indirect),
 		UNIT(test_health_falls_only_with_timely_acks),
+		UNIT(test_load_news_survives_a_flood),
 		UNIT(test_merge_order),
 		UNIT(test_suspicion_timeouts),
 		UNIT(test_suspicion_confirmed),
