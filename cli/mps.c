@@ -20,6 +20,8 @@ static void usage(FILE *f)
 		   "  --why     GPID, NODE and WHY: what keeps each job from moving (\"-\": nothing),\n"
 		   "            as its node last looked; the balancer leaves such jobs alone\n"
 		   "  --json    a JSON array, one object per job\n"
+		   "STAT is the program's state as its node's kernel says (R, S, D, T, Z...), or F\n"
+		   "for a job frozen to its node's disk by mmigrate's freeze (json \"frozen\").\n"
 		   "Asks every live node at once; a node that does not answer in time is named on\n"
 		   "stderr and mps exits 2, still printing the rest.\n");
 }
