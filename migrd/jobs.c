@@ -628,15 +628,19 @@ static void home_start_timeout(void *arg)
 	home_reply_error(j, msg);
 }
 
+/* The next job number, recorded before it is used: a migrd killed at any moment comes back
+ * with a counter at least as high (written aside and renamed, never half written). */
 static uint64_t take_seq(void)
 {
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 24];
 	snprintf(path, sizeof(path), "%s/jobs-counter", migrd.conf.state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	uint64_t seq = ++next_seq;
-	FILE *f = fopen(path, "we");
+	FILE *f = fopen(tmp, "we");
 	if (f) {
 		fprintf(f, "%llu\n", (unsigned long long)seq);
-		fclose(f);
+		if (fclose(f) == 0)
+			rename(tmp, path);
 	}
 	return seq;
 }
