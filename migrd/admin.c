@@ -152,6 +152,11 @@ void admin_request(uint64_t client, uint32_t uid, const char *node, int drained)
 		control_error(client, -ENOENT, "%s: no such node", node);
 		return;
 	}
+	if (node_down(node)) {
+		control_error(client, -EHOSTDOWN, "%s: node is %s", node,
+			      migr_node_state_name(g->state));
+		return;
+	}
 	struct admin_wait *a = xcalloc(1, sizeof(*a));
 	a->id = ++adm.next_id;
 	a->client = client;

@@ -79,11 +79,14 @@ struct job {
 
 int is_self(const char *node);
 /* Sends a frame to a node by name; to this node it is delivered at once. -1 if the node
- * is unknown or dead. */
+ * is unknown or has left; to a node gossip holds dead it is still tried. */
 int node_send(const char *node, const struct mw *frame);
 /* An answer to a peer's request: the request's id, 0 or a negative errno, and the error's
  * text (sent only with an error). */
 void node_reply(const char *node, uint8_t type, uint32_t id, int code, const char *text);
+/* 1 if gossip holds the node dead or gone (or knows it not): a user's request for it fails
+ * at once rather than waiting out its timeout. */
+int node_down(const char *node);
 struct job *job_find(const char *gpid);
 struct job *job_new(const char *gpid);
 /* Frees the job, later, once neither side needs it. */

@@ -74,11 +74,23 @@ int node_send(const char *node, const struct mw *frame)
 		jobs_peer_message(node, h.type, frame->buf + MIGR_FRAME_HDR, h.len);
 		return 0;
 	}
+	/* A node gossip calls dead may only have been slow to answer its probes: it comes
+	 * back with a new incarnation. What is sent to it meanwhile (a move's result, news
+	 * for a job's home) is still tried: dropped, it would leave a request or a record
+	 * waiting for good; if the node is really gone, the connection fails instead. */
 	const struct gossip_node *n = gossip_find(&migrd.gossip, node);
-	if (!n || n->state == MIGR_NODE_DEAD || n->state == MIGR_NODE_LEFT)
+	if (!n || n->state == MIGR_NODE_LEFT)
 		return -1;
 	peers_send(gossip_addr(n), n->port, frame);
 	return 0;
+}
+
+int node_down(const char *node)
+{
+	if (is_self(node))
+		return 0;
+	const struct gossip_node *n = gossip_find(&migrd.gossip, node);
+	return !n || n->state == MIGR_NODE_DEAD || n->state == MIGR_NODE_LEFT;
 }
 
 void node_reply(const char *node, uint8_t type, uint32_t id, int code, const char *text)
@@ -817,9 +829,9 @@ static void runner_orphan(struct job *j)
 	kill(j->init_pid, SIGHUP);
 }
 
-void jobs_node_down(const char *node)
+/* What a node's death means for the jobs of and on it, once it is sure. */
+static void node_gone(const char *node)
 {
-	migrate_node_down(node);
 	for (struct job *j = jobs; j; j = j->next)
 		if (j->here && !j->exited && !j->orphan && !j->mig && !strcmp(j->home, node))
 			runner_orphan(j);
@@ -846,6 +858,31 @@ void jobs_node_down(const char *node)
 		user_fd_drop(&j->user[STREAM_ERR]);
 		home_try_exit(j);
 	}
+}
+
+static void node_gone_check(void *arg)
+{
+	char *node = arg;
+	if (node_down(node))
+		node_gone(node);
+	else
+		log_info("%s came back within the grace: its jobs and the jobs it is home to go on",
+			 node);
+	free(node);
+}
+
+void jobs_node_down(const char *node)
+{
+	migrate_node_down(node);	/* a move's own timers and queries settle it */
+	const struct gossip_node *n = gossip_find(&migrd.gossip, node);
+	if (n && n->state == MIGR_NODE_LEFT) {
+		node_gone(node);
+		return;
+	}
+	/* A node declared dead may only have been slow to answer (a busy machine, a short
+	 * cut of its link): its jobs are declared lost, and the jobs it is home to hung up,
+	 * only if it is still dead a dead-timeout later. */
+	loop_timer_add(migrd.conf.dead_timeout_ms, 0, node_gone_check, xstrdup(node));
 }
 
 /* ---- mps: each node reports the jobs running on it ---- */
@@ -1222,6 +1259,10 @@ void jobs_kill(uint64_t client, uint32_t uid, const char *gpid, int sig)
 			control_error(client, r, "%s", msg);
 		else
 			control_ok(client);
+		return;
+	}
+	if (node_down(home)) {
+		control_error(client, -EHOSTDOWN, "%s: its home node %s is not reachable", gpid, home);
 		return;
 	}
 	struct pending *p = pending_new(client, MSG_KILL_REQ, KILL_TIMEOUT_MS);

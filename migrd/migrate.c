@@ -1298,6 +1298,11 @@ void migrate_request(uint64_t client, uint32_t uid, const char *gpid, const char
 		control_error(client, -EINVAL, "%s: not a job id (want NODE.N)", gpid);
 		return;
 	}
+	if (node_down(home)) {
+		control_error(client, -EHOSTDOWN, "%s: its home node %s is not reachable", gpid,
+			      home);
+		return;
+	}
 	struct request *r = xcalloc(1, sizeof(*r));
 	next_req = (next_req + 1) & ~AUTO_REQID;
 	r->id = next_req ? next_req : ++next_req;

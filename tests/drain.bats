@@ -136,6 +136,7 @@ jobs_on_is() {
 	on node1 mctl drain node2
 	run on node1 mctl drain --wait --timeout 2 node3
 	[ "$status" -eq 1 ]
+	echo "output: $output"
 	[ "$output" = "mctl: drain: node3: 1 jobs that could leave are still there after 2 s" ]
 	[ "$(jobs_on node3)" -eq 1 ]
 	run on node1 mrun true
