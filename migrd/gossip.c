@@ -305,10 +305,11 @@ static void news_add(struct gossip *g, uint32_t slot, int member, uint64_t now)
 		 * change out, nor load changes membership */
 		unsigned same = 0;
 		for (uint32_t i = 0; i < g->nnews; i++)
-			same += !g->news[i].member == !member;
-		int victims = same >= GOSSIP_NEWS / 2 ? !member : !!member;	/* their !member */
+			same += (g->news[i].member != 0) == (member != 0);
+		int give_member = same >= GOSSIP_NEWS / 2 ? member != 0 : member == 0;
 		for (uint32_t i = 0; i < g->nnews; i++)
-			if (!g->news[i].member == victims && (!nw || g->news[i].sent > nw->sent))
+			if ((g->news[i].member != 0) == give_member &&
+			    (!nw || g->news[i].sent > nw->sent))
 				nw = &g->news[i];
 		nw->member = 0;
 	}
