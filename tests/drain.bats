@@ -129,7 +129,10 @@ jobs_on_is() {
 	[ "$status" -eq 0 ]
 	[ "$(jobs_on node3)" -eq 0 ]
 
-	# nowhere to go: every other node drained too
+	# nowhere to go: every other node drained too (the two jobs that left end first:
+	# drained in turn, node1 and node2 would send them back to node3 while it is not)
+	for g in $(on node1 mps --json | jq -r '.[].gpid'); do on node1 mkill -s KILL "$g"; done
+	wait_until 10 sh -c "[ \$($CLUSTER run node1 mps --json | jq length) -eq 0 ]"
 	on node1 mctl undrain node3
 	on node1 mrun -d -n node3 sleep 1000 >/dev/null
 	on node1 mctl drain node1
