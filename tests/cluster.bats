@@ -83,8 +83,9 @@ state_on() {
 	cluster start node3
 	wait_until 6 sh -c "[ \"\$($BATS_TEST_DIRNAME/../scripts/cluster run node1 mctl nodes --json |
 		jq -r '.[] | select(.name == \"node3\") | .state')\" = alive ]"
-	run state_on node2 node3
-	[ "$output" = alive ]
+	# node2 hears it by gossip, a period or two after node1 may have
+	wait_until 3 sh -c "[ \"\$($BATS_TEST_DIRNAME/../scripts/cluster run node2 mctl nodes --json |
+		jq -r '.[] | select(.name == \"node3\") | .state')\" = alive ]"
 	inc_after=$(on node1 mctl nodes --json | jq '.[] | select(.name == "node3") | .incarnation')
 	[ "$inc_after" -gt "$inc_before" ]
 	# and the restarted node learns the whole cluster again
