@@ -39,6 +39,17 @@ static int eligible(const struct bal_params *p, const struct bal_job *j)
 	return j->moves == 0 && move_cost_s(p, j) * 1000.0 <= (double)p->fresh_move_ms;
 }
 
+/* The node with the most free memory among those that take jobs; npeers if none does. */
+static size_t most_memory(const struct bal_node *peers, size_t npeers)
+{
+	size_t best = npeers;
+	for (size_t i = 0; i < npeers; i++)
+		if (!peers[i].drained &&
+		    (best == npeers || peers[i].mem_free_kb > peers[best].mem_free_kb))
+			best = i;
+	return best;
+}
+
 /* Memory pressure: the largest job that fits goes to the node with the most free memory. */
 static int decide_memory(const struct bal_params *p, const struct bal_node *self,
 			 const struct bal_node *peers, size_t npeers, const struct bal_job *jobs,
@@ -46,11 +57,7 @@ static int decide_memory(const struct bal_params *p, const struct bal_node *self
 {
 	if (self->mem_free_kb >= p->mem_low_kb)
 		return 0;
-	size_t best = npeers;
-	for (size_t i = 0; i < npeers; i++)
-		if (!peers[i].drained &&
-		    (best == npeers || peers[i].mem_free_kb > peers[best].mem_free_kb))
-			best = i;
+	size_t best = most_memory(peers, npeers);
 	if (best == npeers)
 		return 0;
 	size_t pick = njobs;
@@ -323,17 +330,6 @@ int balance_accept(const struct bal_node *self, const struct bal_node *source,
 		return 0;
 	}
 	return 1;
-}
-
-/* The node with the most free memory among those that take jobs; npeers if none does. */
-static size_t most_memory(const struct bal_node *peers, size_t npeers)
-{
-	size_t best = npeers;
-	for (size_t i = 0; i < npeers; i++)
-		if (!peers[i].drained &&
-		    (best == npeers || peers[i].mem_free_kb > peers[best].mem_free_kb))
-			best = i;
-	return best;
 }
 
 int balance_freeze_pick(const struct bal_params *p, const struct bal_node *self,

@@ -28,7 +28,9 @@ static void arg(struct criu_argv *a, const char *s)
 	a->v[a->n] = NULL;
 }
 
-void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir)
+/* What every dump of ours says: the tree under pid, into dir, logged there; the tasks are
+ * left stopped, for migr to end or resume. */
+static void dump_argv(struct criu_argv *a, pid_t pid, const char *dir)
 {
 	a->n = 0;
 	snprintf(a->buf[0], sizeof(a->buf[0]), "%d", (int)pid);
@@ -39,25 +41,21 @@ void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir)
 	arg(a, dir);
 	arg(a, "-o");
 	arg(a, "dump.log");
+	arg(a, "--leave-stopped");
+}
+
+void criu_dump_argv(struct criu_argv *a, pid_t pid, const char *dir)
+{
+	dump_argv(a, pid, dir);
 	arg(a, "--lazy-pages");
 	/* the lazy pages stay in the stopped tasks (patches/criu/0003): no page server, and
 	 * no time spent in the freeze collecting what migr-move reads later */
 	arg(a, "--lazy-pages-external");
-	arg(a, "--leave-stopped");
 }
 
 void criu_freeze_argv(struct criu_argv *a, pid_t pid, const char *dir)
 {
-	a->n = 0;
-	snprintf(a->buf[0], sizeof(a->buf[0]), "%d", (int)pid);
-	arg(a, "dump");
-	arg(a, "-t");
-	arg(a, a->buf[0]);
-	arg(a, "-D");
-	arg(a, dir);
-	arg(a, "-o");
-	arg(a, "dump.log");
-	arg(a, "--leave-stopped");
+	dump_argv(a, pid, dir);	/* every page goes into the images */
 }
 
 void criu_restore_argv(struct criu_argv *a, const char *dir, const char *const inherit[3],
