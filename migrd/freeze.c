@@ -22,6 +22,7 @@
 
 #include "criu.h"
 #include "freeze.h"
+#include "hold.h"
 #include "job.h"
 #include "log.h"
 #include "loop.h"
@@ -46,6 +47,7 @@ struct op {
 	uint32_t reqid;
 	uint64_t t_start;
 	int pipes_ours[3];	/* thaw: our ends of the job's new stdio */
+	struct holder *holder;	/* thaw: the job's holder to be */
 	struct loop_timer *timer;
 	struct op *next;
 };
@@ -68,6 +70,7 @@ static void op_free(struct op *o)
 	for (int s = 0; s < 3; s++)
 		if (o->pipes_ours[s] >= 0)
 			close(o->pipes_ours[s]);
+	holder_release(o->holder);	/* a thaw that failed */
 	free(o);
 }
 
@@ -231,6 +234,20 @@ static void freeze_done(struct op *o, struct job *j, int ok)
 
 /* ---- thaw here ---- */
 
+struct criu_run {
+	const int *fds;
+	struct criu_argv a;
+};
+
+static pid_t criu_in_holder(void *arg, int *unused, char *why, size_t whylen)
+{
+	struct criu_run *run = arg;
+	pid_t pid = criu_spawn(migrd.conf.criu, &run->a, run->fds, 3);
+	if (pid < 0)
+		snprintf(why, whylen, "cannot run criu: %s", strerror(errno));
+	return pid < 0 ? -errno : pid;
+}
+
 void freeze_thaw_here(const char *origin, uint32_t reqid, struct job *j)
 {
 	char dir[DIR_MAX], why[MIGR_ERRMSG_MAX + 1], inherit[3][48];
@@ -252,11 +269,17 @@ void freeze_thaw_here(const char *origin, uint32_t reqid, struct job *j)
 		specs[s] = inherit[s];
 	}
 	freeze_dir(j->gpid, dir, sizeof(dir));
-	struct criu_argv a;
-	criu_restore_argv(&a, dir, specs, 3, 0, 0);
-	o->criu = criu_spawn(migrd.conf.criu, &a, theirs, 3);
-	if (o->criu < 0)
+	struct criu_run run = { .fds = theirs };
+	criu_restore_argv(&run.a, dir, specs, 3, 0, 0);
+	/* the restore runs in the job's holder, whose child the job becomes; until it is
+	 * done, a migrd that dies takes both with it, and the images stay the job */
+	o->holder = holder_spawn(j->gpid, o->pipes_ours, 1, criu_in_holder, &run, &o->criu,
+				 NULL, why, sizeof(why));
+	if (!o->holder) {
+		log_warnx("%s: %s", j->gpid, why);
+		errno = EIO;
 		goto fail;
+	}
 	for (int s = 0; s < 3; s++)
 		close(theirs[s]);
 	j->frozen = 1;	/* busy until criu is done */
@@ -292,7 +315,8 @@ static void thaw_done(struct op *o, struct job *j, int ok)
 		/* it runs: it must never be found frozen again */
 		snprintf(path, sizeof(path), "%s/" RECORD, dir);
 		unlink(path);
-		job_thawed(j, pid, o->pipes_ours);
+		job_thawed(j, pid, o->pipes_ours, o->holder);
+		o->holder = NULL;
 		job_join_cgroup(pid);
 		criu_images_remove(dir);
 		log_info("%s: thawed here in %u ms, init pid %d", o->gpid, ms, pid);

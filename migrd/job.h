@@ -35,6 +35,7 @@ struct job {
 	/* runner: the job runs here */
 	int here;
 	pid_t init_pid;
+	struct holder *holder;	/* its holder (hold.h); NULL once released */
 	int start_fd;		/* until the program runs: its set-up's status (launch.h) */
 	int start_failed;	/* it never ran: its end is nobody's news */
 	int pipe[3];		/* our ends: stdin's write end, stdout's and stderr's read ends */
@@ -113,15 +114,19 @@ void job_move_hidden(struct job *j);	/* it runs elsewhere now: mps lists it ther
 void job_move_resume(struct job *j);	/* it goes on here: SIGCONT, output read again */
 void job_move_kill(struct job *j);	/* the stopped copy ends */
 void job_move_left(struct job *j);	/* not here any more; no end to report */
+/* adopted after a restart, stopped by a move in doubt; stopped_file: those its user had
+ * stopped */
+void job_move_found(struct job *j, struct migration *m, const char *stopped_file);
 /* destination */
 struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
 			uint32_t moves, const char *cmd, pid_t init, int pipes[3],
-			struct migration *m);
+			struct holder *holder, struct migration *m);
 void job_move_landed(struct job *j);	/* every page in: it is a job like any here */
 void job_vanished(struct job *j);	/* its copy here was killed: no end to report */
 /* frozen to this node's disk (freeze.c) */
 void job_frozen_to_disk(struct job *j);	/* images recorded: its processes end, it stays */
-void job_thawed(struct job *j, pid_t init, int pipes[3]);	/* it runs here again */
+void job_thawed(struct job *j, pid_t init, int pipes[3], struct holder *holder);
+							/* it runs here again */
 void job_frozen_ended(struct job *j, int status);	/* killed while frozen */
 struct job *job_frozen_found(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
 			     uint32_t moves, const char *cmd, const uint64_t ino[3],

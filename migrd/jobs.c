@@ -17,6 +17,7 @@
 #include "freeze.h"
 #include "job.h"
 #include "balance.h"
+#include "hold.h"
 #include "jobs.h"
 #include "launch.h"
 #include "log.h"
@@ -207,6 +208,7 @@ void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t value)
 /* ---- runner side ---- */
 
 static void runner_io(int fd, uint32_t events, void *arg);
+static void runner_orphan(struct job *j);
 
 void runner_watch(struct job *j, int s, int on)
 {
@@ -226,6 +228,37 @@ void runner_close(struct job *j, int s)
 	runner_watch(j, s, 0);
 	close(j->pipe[s]);
 	j->pipe[s] = -1;
+	/* its copy too: a job's stdin ends when ours does */
+	if (j->holder)
+		holder_close_stream(j->holder, s);
+}
+
+/* No job here any more: its holder ends once its processes have. */
+static void runner_release(struct job *j)
+{
+	holder_release(j->holder);
+	j->holder = NULL;
+}
+
+/* What a migrd that starts again needs to take the job on (hold.h): sent to its holder
+ * whenever it changes. */
+#define HOLD_RECORD_VERSION 1
+static void runner_record(struct job *j)
+{
+	if (!j->holder)
+		return;
+	struct mw w;
+	mw_init(&w);
+	mw_u8(&w, HOLD_RECORD_VERSION);
+	mw_str(&w, j->gpid);
+	mw_str(&w, j->home);
+	mw_str(&w, j->cmd);
+	mw_u32(&w, j->uid);
+	mw_u32(&w, j->flags);
+	mw_u32(&w, j->moves);
+	mw_u32(&w, (uint32_t)j->init_pid);
+	holder_record(j->holder, &w);
+	mw_free(&w);
 }
 
 /* The job's last output has gone home: now its exit status may follow. */
@@ -236,6 +269,7 @@ void runner_check_done(struct job *j)
 	runner_close(j, STREAM_IN);
 	log_info("%s: exited with status %d", j->gpid, j->status);
 	j->here = 0;
+	runner_release(j);
 	send_simple(j->home, MSG_JOB_EXIT, j->gpid, (uint32_t)j->status);
 	job_maybe_free(j);
 }
@@ -389,6 +423,20 @@ static unsigned jobs_of_user_here(uint32_t uid)
 	return n;
 }
 
+/* In the job's holder, before it becomes migr-hold: migr-init, its child. */
+struct launch_args {
+	const struct migr_job_spec *spec;
+	const int *fds;
+};
+
+static pid_t launch_in_holder(void *arg, int *status_fd, char *why, size_t whylen)
+{
+	struct launch_args *la = arg;
+	pid_t pid;
+	int r = launch_job(la->spec, la->fds, migrd.conf.cgroup, &pid, status_fd, why, whylen);
+	return r < 0 ? r : pid;
+}
+
 /* MSG_JOB_START: start the job here, or say why not. */
 static void runner_start(struct migr_job_spec *s)
 {
@@ -435,8 +483,11 @@ static void runner_start(struct migr_job_spec *s)
 	}
 	pid_t pid;
 	int status_fd;
-	char why[512];
-	if (launch_job(s, theirs, migrd.conf.cgroup, &pid, &status_fd, why, sizeof(why)) < 0) {
+	char why[MIGR_ERRMSG_MAX + 1];
+	struct launch_args la = { s, theirs };
+	struct holder *holder = holder_spawn(s->gpid, ours, 0, launch_in_holder, &la, &pid,
+					     &status_fd, why, sizeof(why));
+	if (!holder) {
 		snprintf(err, sizeof(err), "cannot start on %s: %s", migrd.conf.node, why);
 		goto fail;
 	}
@@ -455,11 +506,14 @@ static void runner_start(struct migr_job_spec *s)
 	j->here = 1;
 	j->here_since = loop_now();
 	j->init_pid = pid;
+	j->holder = holder;
 	j->cpu_at = loop_now();
 	for (int i = 0; i < 3; i++)
 		j->pipe[i] = ours[i];
+	runner_record(j);
 	j->start_fd = status_fd;
-	loop_add(status_fd, EPOLLIN, runner_start_status, j);
+	if (status_fd >= 0)
+		loop_add(status_fd, EPOLLIN, runner_start_status, j);
 	return;
 fail:
 	for (int i = 0; i < 3; i++) {
@@ -494,6 +548,7 @@ void jobs_reaped(pid_t pid, int status)
 			for (int s = 0; s < 3; s++)
 				runner_close(j, s);
 			j->here = 0;
+			runner_release(j);
 			job_maybe_free(j);
 			return;
 		}
@@ -1506,6 +1561,16 @@ void job_move_begin(struct job *j, struct migration *m)
 	runner_watch(j, STREAM_ERR, 0);
 }
 
+void job_move_found(struct job *j, struct migration *m, const char *stopped_file)
+{
+	j->mig = m;
+	j->frozen = 1;
+	free(j->held);
+	j->nheld = proctree_load_stopped(stopped_file, &j->held);
+	runner_watch(j, STREAM_OUT, 0);
+	runner_watch(j, STREAM_ERR, 0);
+}
+
 void job_move_frozen(struct job *j)
 {
 	runner_drain(j);
@@ -1546,6 +1611,7 @@ void job_move_left(struct job *j)
 	j->on_disk = 0;
 	j->mig = NULL;
 	j->moves++;
+	runner_release(j);
 	job_maybe_free(j);
 }
 
@@ -1562,14 +1628,18 @@ void job_frozen_to_disk(struct job *j)
 	j->cpu_pct = 0;
 	j->here_since = loop_now();	/* frozen since */
 	proctree_signal(j->init_pid, SIGKILL);	/* reaped quietly: it is on_disk */
+	runner_release(j);
 	balance_job_ended(0);
 }
 
-void job_thawed(struct job *j, pid_t init, int pipes[3])
+void job_thawed(struct job *j, pid_t init, int pipes[3], struct holder *holder)
 {
 	j->on_disk = 0;
 	j->frozen = 0;
 	j->init_pid = init;
+	j->holder = holder;
+	runner_record(j);
+	holder_held(holder);
 	j->here_since = j->cpu_at = loop_now();
 	j->cpu_ns = 0;
 	free(j->held);
@@ -1627,7 +1697,7 @@ struct job *job_frozen_found(const char *gpid, const char *home, uint32_t uid, u
 
 struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
 			uint32_t moves, const char *cmd, pid_t init, int pipes[3],
-			struct migration *m)
+			struct holder *holder, struct migration *m)
 {
 	struct job *j = job_find(gpid);
 	if (!j)
@@ -1643,10 +1713,12 @@ struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32
 	j->frozen = 0;
 	j->orphan = 0;
 	j->init_pid = init;
+	j->holder = holder;
 	j->here_since = loop_now();
 	j->cpu_at = loop_now();
 	j->cpu_ns = 0;
 	j->mig = m;
+	runner_record(j);
 	for (int s = 0; s < 3; s++) {
 		j->pipe[s] = pipes[s];
 		j->unacked[s] = 0;
@@ -1672,6 +1744,7 @@ void job_vanished(struct job *j)
 		runner_close(j, s);
 	j->here = 0;
 	j->mig = NULL;
+	runner_release(j);
 	job_maybe_free(j);
 }
 
@@ -1739,7 +1812,113 @@ void home_move_frozen(struct job *j)
 
 void jobs_shutdown(void)
 {
+	/* one whose holder is gone has nobody to keep it: it ends as with a hang-up */
 	for (struct job *j = jobs; j; j = j->next)
-		if (j->here && !j->exited && !j->on_disk)	/* a frozen one waits on disk */
+		if (j->here && !j->exited && !j->on_disk && !j->holder)
 			kill(j->init_pid, SIGHUP);
+}
+
+void jobs_holder_gone(struct holder *h)
+{
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->holder == h)
+			j->holder = NULL;
+}
+
+/* ---- after a restart: the jobs still running here ---- */
+
+/* An adopted job's output waits in its pipes until gossip knows its home again (what is
+ * sent to a node not known yet is dropped). */
+struct adopted {
+	char gpid[MIGR_GPID_MAX + 1];
+	uint64_t since;
+};
+
+static void adopted_resume(void *arg)
+{
+	struct adopted *a = arg;
+	struct job *j = job_find(a->gpid);
+	if (!j || !j->here || j->exited || j->orphan) {
+		free(a);
+		return;
+	}
+	const struct gossip_node *n = gossip_find(&migrd.gossip, j->home);
+	if (!is_self(j->home) && (!n || n->state != MIGR_NODE_ALIVE)) {
+		if (loop_now() - a->since < 2 * (uint64_t)migrd.conf.dead_timeout_ms) {
+			loop_timer_add(100, 0, adopted_resume, a);
+			return;
+		}
+		free(a);
+		runner_orphan(j);	/* a home that did not come back */
+		return;
+	}
+	free(a);
+	if (!j->mig) {	/* one a move in doubt holds stopped waits for the move's word */
+		runner_watch(j, STREAM_OUT, 1);
+		runner_watch(j, STREAM_ERR, 1);
+	}
+	/* what the last migrd held of its stdin died with it: the home's credit starts
+	 * again (an ack of more than it sent clears it) */
+	if (!is_self(j->home))
+		send_ack(j->home, j->gpid, STREAM_IN, UINT32_MAX);
+}
+
+/* A holder's record (runner_record): the job it holds, taken on again. */
+static int adopt(struct holder *h, const uint8_t *record, size_t len, int pipes[3])
+{
+	struct mr r;
+	char gpid[MIGR_GPID_MAX + 1], home[MIGR_NAME_MAX + 1], cmd[MIGR_CMD_MAX + 1];
+	mr_init(&r, record, len);
+	uint8_t version = mr_u8(&r);
+	mr_str(&r, gpid, MIGR_GPID_MAX);
+	mr_str(&r, home, MIGR_NAME_MAX);
+	mr_str(&r, cmd, MIGR_CMD_MAX);
+	uint32_t uid = mr_u32(&r), flags = mr_u32(&r), moves = mr_u32(&r);
+	pid_t init = (pid_t)mr_u32(&r);
+	if (mr_end(&r) < 0 || version != HOLD_RECORD_VERSION || !migr_gpid_valid(gpid) ||
+	    !migr_name_valid(home) || init <= 0) {
+		log_warnx("holder %d: no job it could name: released", (int)holder_pid(h));
+		return 0;
+	}
+	struct job *j = job_find(gpid);
+	if (j && j->here) {
+		log_warnx("%s: a second holder (pid %d): released", gpid, (int)holder_pid(h));
+		return 0;
+	}
+	if (!j)
+		j = job_new(gpid);
+	snprintf(j->home, sizeof(j->home), "%s", home);
+	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
+	snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
+	j->uid = uid;
+	j->flags = flags;
+	j->moves = moves;
+	j->here = 1;
+	j->init_pid = init;
+	j->holder = h;
+	j->here_since = j->cpu_at = loop_now();
+	for (int s = 0; s < 3; s++) {
+		j->pipe[s] = pipes[s];
+		if (pipes[s] >= 0)
+			fcntl(pipes[s], F_SETFL, O_NONBLOCK);
+	}
+	if (is_self(home)) {
+		/* its home record died with the last migrd: no mrun any more, but its user
+		 * may still signal it, move it, list it */
+		j->at_home = 1;
+		j->detached = 1;
+		j->started = 1;
+	}
+	log_info("%s: adopted from its holder (pid %d): init pid %d, home %s, %u moves", gpid,
+		 (int)holder_pid(h), (int)init, home, moves);
+	struct adopted *a = xcalloc(1, sizeof(*a));
+	snprintf(a->gpid, sizeof(a->gpid), "%s", gpid);
+	a->since = loop_now();
+	adopted_resume(a);
+	return 1;
+}
+
+void jobs_adopt(void)
+{
+	holders_adopt(adopt);
 }

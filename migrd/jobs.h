@@ -5,7 +5,9 @@
  * descriptors mrun handed over, and a pointer to where the job runs. Between the two,
  * stdin, stdout and stderr flow as MSG_JOB_DATA with credit-based flow control, and the
  * exit status follows the job's last output. The same messages serve a job that runs at
- * home: they are delivered in-process. */
+ * home: they are delivered in-process. A job's holder (hold.h) is the parent of its init and
+ * keeps its pipes open while no migrd runs: a migrd that starts again adopts the jobs
+ * running here. */
 #ifndef MIGR_JOBS_H
 #define MIGR_JOBS_H
 
@@ -25,8 +27,13 @@ void jobs_client_gone(uint64_t client);
 
 /* A job message from an authenticated peer (or this node); negative if malformed. */
 int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n);
-/* A child of migrd ended (migr-init of a job here). */
+/* A child of migrd or of a job's holder ended (migr-init of a job here, a helper). */
 void jobs_reaped(pid_t pid, int status);
+/* At start-up, after jobs_init: the jobs still running here under their holders. */
+void jobs_adopt(void);
+struct holder;
+/* A holder ended before it was released: the job it held is migrd's alone. */
+void jobs_holder_gone(struct holder *h);
 /* Gossip says a node is dead or left. */
 void jobs_node_down(const char *node);
 /* Once per period: CPU use samples. */
@@ -50,7 +57,7 @@ int migrate_auto_freeze(const char *gpid, uint32_t tag);
 unsigned migrate_incoming(void);
 /* At start-up: settles the moves the last migrd here left under way (state dir). */
 void migrate_init(void);
-/* migrd is stopping: jobs here get SIGHUP, as from a terminal hang-up. */
+/* migrd is stopping: the jobs here go on under their holders, for the next migrd. */
 void jobs_shutdown(void);
 
 #endif

@@ -48,6 +48,12 @@ const char *launch_init_path(void)
 	return helper_path("migr-init", path, sizeof(path));
 }
 
+const char *launch_holder_path(void)
+{
+	static char path[PATH_MAX + 16];
+	return helper_path("migr-hold", path, sizeof(path));
+}
+
 const char *launch_mover_path(void)
 {
 	static char path[PATH_MAX + 16];

@@ -22,6 +22,8 @@
 int launch_job(const struct migr_job_spec *s, const int fds[3], const char *cgroup,
 	       pid_t *pidp, int *statusp, char *err, size_t errlen);
 const char *launch_init_path(void);
+/* migr-hold, a job's holder (hold.h). */
+const char *launch_holder_path(void);
 /* migr-move, the helper that carries a move (mover.h). */
 const char *launch_mover_path(void);
 

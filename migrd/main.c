@@ -379,6 +379,7 @@ int main(int argc, char **argv)
 
 	peers_init();
 	control_init();
+	jobs_adopt();	/* before the moves: a move under way decides what its job is */
 	freeze_init();	/* before the moves: a thaw elsewhere under way needs its job */
 	migrate_init();
 	log_info("%s: listening on %s port %u, incarnation %llu, %g cpus", migrd.conf.node,

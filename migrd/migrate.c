@@ -38,6 +38,7 @@
 #include "filecheck.h"
 #include "freeze.h"
 #include "job.h"
+#include "hold.h"
 #include "jobs.h"
 #include "launch.h"
 #include "log.h"
@@ -87,6 +88,7 @@ struct migration {
 	/* the destination's record of the offer */
 	uint64_t ino[3];
 	int pipes_ours[3];
+	struct holder *holder;		/* of the job to be, until it runs here */
 	uint32_t uid, flags, moves;
 	char cmd[MIGR_CMD_MAX + 1];
 	uint64_t rss_kb;
@@ -306,18 +308,25 @@ static void write_info(const struct migration *m)
 	fclose(f);
 }
 
-/* Starts migr-move with its control socket on fd 3 and fds 4.. as given. */
-static int spawn_helper(struct migration *m, const char *const *argv, const int *fds, int nfds)
+/* migr-move's fork and exec, with its control socket on fd 3 and fds 4.. as given. */
+struct helper_args {
+	const char *const *argv;
+	int ctl;
+	const int *fds;
+	int nfds;
+};
+
+static pid_t helper_fork(void *arg, int *unused, char *why, size_t whylen)
 {
-	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		return -1;
+	struct helper_args *ha = arg;
+	const char *const *argv = ha->argv;
+	const int *fds = ha->fds;
+	int nfds = ha->nfds;
 	const char *path = launch_mover_path();
 	pid_t pid = fork();
 	if (pid < 0) {
-		close(sp[0]);
-		close(sp[1]);
-		return -1;
+		snprintf(why, whylen, "fork: %s", strerror(errno));
+		return -errno;
 	}
 	if (pid == 0) {
 		sigset_t none;
@@ -327,7 +336,7 @@ static int spawn_helper(struct migration *m, const char *const *argv, const int 
 		/* a job's faults wait on its move's helpers: they go before the jobs' own work */
 		setpriority(PRIO_PROCESS, 0, HELPER_NICE);
 		int moved[4];
-		moved[0] = fcntl(sp[1], F_DUPFD, 100);
+		moved[0] = fcntl(ha->ctl, F_DUPFD, 100);
 		for (int i = 0; i < nfds && i < 3; i++)
 			moved[1 + i] = fcntl(fds[i], F_DUPFD, 100);
 		for (int i = 0; i < 1 + nfds && i < 4; i++)
@@ -336,7 +345,35 @@ static int spawn_helper(struct migration *m, const char *const *argv, const int 
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}
+	return pid;
+}
+
+/* Starts migr-move: the destination's from the job's holder to be, whose child the job
+ * restored becomes (hold.h). */
+static int spawn_helper(struct migration *m, const char *const *argv, const int *fds, int nfds)
+{
+	int sp[2];
+	char why[MIGR_ERRMSG_MAX + 1];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	struct helper_args ha = { argv, sp[1], fds, nfds };
+	pid_t pid;
+	if (m->role == MIG_DEST) {
+		m->holder = holder_spawn(m->gpid, m->pipes_ours, 0, helper_fork, &ha, &pid, NULL,
+					 why, sizeof(why));
+		if (!m->holder) {
+			log_warnx("%s: %s", m->gpid, why);
+			pid = -EIO;
+		}
+	} else {
+		pid = helper_fork(&ha, NULL, why, sizeof(why));
+	}
 	close(sp[1]);
+	if (pid < 0) {
+		close(sp[0]);
+		errno = -pid;
+		return -1;
+	}
 	m->helper = pid;
 	m->ctl = sp[0];
 	write_info(m);
@@ -491,7 +528,8 @@ static void run_actions(struct migration *m, unsigned a)
 		job_move_hidden(m->job);
 	if (a & ACT_ADOPT_JOB) {
 		m->job = job_arrived(m->gpid, m->home, m->uid, m->flags, m->moves, m->cmd,
-				     m->restored, m->pipes_ours, m);
+				     m->restored, m->pipes_ours, m->holder, m);
+		m->holder = NULL;
 		job_join_cgroup(m->restored);
 		balance_job_arrived();
 		log_info("%s: restored here from %s, init pid %d", m->gpid, m->source,
@@ -563,6 +601,8 @@ static void run_actions(struct migration *m, unsigned a)
 	if (a & ACT_FINISH) {
 		m->finished = 1;
 		helper_forget(m, 0);
+		holder_release(m->holder);	/* no job came of it */
+		m->holder = NULL;
 		loop_timer_cancel(m->timer);
 		m->timer = NULL;
 		for (int i = 0; i < 3; i++)
@@ -1643,9 +1683,14 @@ static void settle_dir(const char *dir)
 	snprintf(source ? m->dest : m->source, sizeof(m->dest), "%s", peer);
 	snprintf(source ? m->source : m->dest, sizeof(m->dest), "%s", migrd.conf.node);
 	int restored_pid = 0;
+	/* the job as its holder gave it back (jobs_adopt), if it did */
+	struct job *j = job_find(gpid);
+	struct job *adopted = j && j->here && !j->on_disk && !j->mig ? j : NULL;
 	if (source) {
 		if (!strncmp(rec, "committed", 9)) {
 			m->state = MIG_COMMITTED;	/* the helper ended the stopped copy */
+			if (adopted)
+				job_move_left(adopted);
 		} else if (!strncmp(rec, "aborted", 7) || !rec[0]) {
 			m->state = MIG_ABORTED;		/* it resumed, or never stopped */
 			continue_left(job_pid, dir);
@@ -1653,20 +1698,28 @@ static void settle_dir(const char *dir)
 			/* frozen, or in doubt: the job waits, stopped, for the destination's word */
 			m->state = SRC_IN_DOUBT;
 			m->left_pid = job_pid;
-			struct job *j = job_find(gpid);
 			if (!job_pid && j && j->on_disk && !j->mig) {
 				/* a thaw elsewhere: its images wait for the same word */
 				m->job = j;
 				j->mig = m;
 				j->frozen = 1;
+			} else if (adopted && adopted->init_pid == job_pid) {
+				/* the word ends it or resumes it as any move's job (the processes
+				 * its user had stopped stay so) */
+				snprintf(path, sizeof(path), "%s/" PROCTREE_STOPPED_FILE, dir);
+				m->job = adopted;
+				m->left_pid = 0;
+				job_move_found(adopted, m, path);
 			}
 			snprintf(m->why, sizeof(m->why), "this node's migrd restarted mid-move");
 		}
 	} else if (!strncmp(rec, "done", 4)) {
-		m->state = MIG_COMMITTED;	/* the job runs here (its records died with migrd) */
+		m->state = MIG_COMMITTED;	/* the job runs here (its holder gave it back) */
 	} else {
 		if (sscanf(rec, "restored %d", &restored_pid) == 1)
 			proctree_signal(restored_pid, SIGKILL);	/* an incomplete copy */
+		if (adopted)
+			job_vanished(adopted);
 		m->state = MIG_ABORTED;
 	}
 	log_info("%s: a move %s %s found after a restart: %s", gpid, source ? "to" : "from", peer,

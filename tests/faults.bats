@@ -43,16 +43,6 @@ teardown() {
 	for p in $(pgrep -f -- "^$MEMJOB 1024( idle)?\$"); do kill -KILL "$p" 2>/dev/null || true; done
 }
 
-# pids_of PATTERN: the pids of processes whose command line holds PATTERN, which names
-# something of this test's alone (its gpid, its move's directory); zombies left out
-pids_of() {
-	local p
-	for p in $(pgrep -f -- "$1"); do
-		[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && echo "$p"
-	done
-	true
-}
-
 # the job's processes on the whole machine: one memjob per copy, with its state
 copies() {
 	local p

@@ -25,10 +25,6 @@ teardown() {
 	done
 }
 
-job_field() {
-	on node1 mps --json | jq -r --arg g "$1" --arg f "$2" '.[] | select(.gpid == $g) | .[$f]'
-}
-
 state_is() {
 	[ "$(job_field "$1" state)" = "$2" ]
 }
@@ -38,34 +34,12 @@ running() {
 	case "$(job_field "$1" state)" in R | S) return 0 ;; *) return 1 ;; esac
 }
 
-copies_of() {
-	on node1 mps --json | jq --arg g "$1" '[.[] | select(.gpid == $g)] | length'
-}
-
 one_listed() {
 	[ "$(copies_of "$1")" -eq 1 ]
 }
 
 frozen_dir() {
 	echo "$(node_dir "$1")/state/frozen/$2"
-}
-
-counter() {
-	grep -Eo '^[0-9]+' "$1"
-}
-
-# continuous FILE: the numbers in FILE are 1..N with no gap and no repeat
-continuous() {
-	counter "$1" >"$1.n"
-	n=$(wc -l <"$1.n")
-	[ "$n" -gt 0 ] && seq 1 "$n" | cmp -s - "$1.n"
-}
-
-# grows FILE: FILE gains lines within 10 s
-grows() {
-	local n
-	n=$(wc -l <"$1")
-	wait_until 10 sh -c "[ \$(wc -l < $1) -gt $((n + 1)) ]"
 }
 
 @test "frozen on its node, a job stops, keeps its memory, and thaws there and on another node" {
@@ -268,15 +242,6 @@ grows() {
 }
 
 # ---- faults: each process a freeze or a thaw involves, killed ----
-
-# pids_of PATTERN: live processes whose command line holds PATTERN (this test's gpid)
-pids_of() {
-	local p
-	for p in $(pgrep -f -- "$1"); do
-		[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && echo "$p"
-	done
-	true
-}
 
 has_pid() {
 	[ -n "$(pids_of "$1")" ]

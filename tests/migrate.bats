@@ -25,25 +25,8 @@ teardown() {
 	if [ -n "${HIDDEN:-}" ]; then rm -rf "$HIDDEN"; fi
 }
 
-
 node_of() {
 	on node1 mps --json | jq -r --arg g "$1" '.[] | select(.gpid == $g) | .node'
-}
-
-copies_of() {
-	on node1 mps --json | jq --arg g "$1" '[.[] | select(.gpid == $g)] | length'
-}
-
-# lines LOG: the counter lines of a memjob or counter job, as numbers
-counter() {
-	grep -Eo '^[0-9]+' "$1"
-}
-
-# continuous FILE: the numbers in FILE are 1..N with no gap and no repeat
-continuous() {
-	counter "$1" >"$1.n"
-	n=$(wc -l <"$1.n")
-	[ "$n" -gt 0 ] && seq 1 "$n" | cmp -s - "$1.n"
 }
 
 @test "a 300 MiB job keeps its memory across lazy and copy moves, and comes home" {

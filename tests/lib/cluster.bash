@@ -95,3 +95,44 @@ as_user() {
 as_nobody() {
 	as_user 65534 node1 "$@"
 }
+
+# ---- jobs as mps lists them, and their output ----
+
+# job_field GPID FIELD: that field of the job in `mps --json` from node1
+job_field() {
+	on node1 mps --json | jq -r --arg g "$1" --arg f "$2" '.[] | select(.gpid == $g) | .[$f]'
+}
+
+# copies_of GPID: how many times mps lists the job (1 when all is well)
+copies_of() {
+	on node1 mps --json | jq --arg g "$1" '[.[] | select(.gpid == $g)] | length'
+}
+
+# counter FILE: the counter lines of a memjob or counter job, as numbers
+counter() {
+	grep -Eo '^[0-9]+' "$1"
+}
+
+# continuous FILE: the numbers in FILE are 1..N with no gap and no repeat
+continuous() {
+	counter "$1" >"$1.n"
+	n=$(wc -l <"$1.n")
+	[ "$n" -gt 0 ] && seq 1 "$n" | cmp -s - "$1.n"
+}
+
+# grows FILE: FILE gains lines within 10 s
+grows() {
+	local n
+	n=$(wc -l <"$1")
+	wait_until 10 sh -c "[ \$(wc -l < $1) -gt $((n + 1)) ]"
+}
+
+# pids_of PATTERN: live processes whose command line holds PATTERN, which names something
+# of this test's alone (its gpid, its move's directory); zombies left out
+pids_of() {
+	local p
+	for p in $(pgrep -f -- "$1"); do
+		[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && echo "$p"
+	done
+	true
+}
