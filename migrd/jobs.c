@@ -1838,7 +1838,7 @@ static void adopted_resume(void *arg)
 {
 	struct adopted *a = arg;
 	struct job *j = job_find(a->gpid);
-	if (!j || !j->here || j->exited || j->orphan) {
+	if (!j || !j->here || j->orphan) {	/* one that ended meanwhile still has output */
 		free(a);
 		return;
 	}
