@@ -19,6 +19,7 @@
 #include "log.h"
 
 #define COPIES_MAX 256
+#define REATTACH_S 60	/* how long an mrun waits for its migrd to come back */
 
 extern char **environ;
 
@@ -31,6 +32,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mrun [-n NODE|here|best] [-d] [-j N [--tag]] [--no-migrate] [--] CMD [ARGS...]\n"
+		"       mrun --attach GPID\n"
 		"  -n NODE       run on NODE (its home stays this node); here: on this node;\n"
 		"                best (the default): where there is most room\n"
 		"  -d            detached: print the job's id and return; output goes to\n"
@@ -39,9 +41,12 @@ static void usage(FILE *f)
 		"                the first failure's status\n"
 		"  --tag         with -j: prefix each output line with the copy's id\n"
 		"  --no-migrate  the load balancer never moves this job (mmigrate still may)\n"
+		"  --attach GPID become the terminal of a job of yours started from this node\n"
+		"                (with -d, or whose mrun went away): its output and end come here\n"
 		"  -h, --help    this help\n"
 		"mrun exits with the job's status, 128+N if it died of signal N; 127 if CMD is not\n"
-		"found, 126 if it cannot be run. MIGR_SOCKET selects the daemon.\n");
+		"found, 126 if it cannot be run. If migrd goes away, mrun waits up to 60 s for it\n"
+		"to come back and attaches again. MIGR_SOCKET selects the daemon.\n");
 }
 
 /* Finds cmd as the shell would; exits 127 or 126 like it. */
@@ -116,6 +121,7 @@ static int detached_output(char *tmpl, size_t len)
 struct copy {
 	struct migr_client *c;
 	struct migr_run_reply reply;
+	int fds[3];		/* what the job's stdio is here; -1: it cannot attach again */
 	int done, status;
 	int out[2], err[2];	/* --tag: pipes whose lines get the copy's id */
 	char line[2][4096];
@@ -158,16 +164,48 @@ static int tag_read(struct copy *cp, int s)
 	return 1;
 }
 
+/* migrd went away (a restart, an upgrade): wait for it, and attach to the job again. Its
+ * output waits at its node meanwhile. */
+static int reattach(struct copy *cp)
+{
+	if (cp->fds[0] < 0)
+		return -1;	/* --tag's pipes are gone: nothing to attach again */
+	log_warnx("%s: lost contact with migrd: waiting up to %d s for it to come back",
+		  cp->reply.gpid, REATTACH_S);
+	migr_close(cp->c);
+	cp->c = NULL;
+	for (int i = 0; i < REATTACH_S * 4; i++) {
+		struct migr_client *c;
+		struct migr_run_reply reply;
+		usleep(250 * 1000);
+		if (migr_connect(NULL, &c) < 0)
+			continue;
+		int r = migr_attach(c, cp->reply.gpid, cp->fds, &reply);
+		if (r == 0) {
+			cp->c = c;
+			log_warnx("%s: attached again (it runs on %s)", cp->reply.gpid, reply.node);
+			return 0;
+		}
+		log_warnx("%s: cannot attach again: %s", cp->reply.gpid,
+			  r == MIGR_EREFUSED ? migr_last_error(c) : migr_strerror(r));
+		migr_close(c);
+		return -1;
+	}
+	log_warnx("%s: migrd did not come back within %d s", cp->reply.gpid, REATTACH_S);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_TAG = 256, OPT_NO_MIGRATE };
+	enum { OPT_TAG = 256, OPT_NO_MIGRATE, OPT_ATTACH };
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "tag", no_argument, NULL, OPT_TAG },
 		{ "no-migrate", no_argument, NULL, OPT_NO_MIGRATE },
+		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *node = NULL;
+	const char *node = NULL, *attach = NULL;
 	int detached = 0, tag = 0, ncopies = 1, c;
 	unsigned flags = 0;
 
@@ -196,6 +234,9 @@ int main(int argc, char **argv)
 		case OPT_NO_MIGRATE:
 			flags |= MIGR_RUN_NO_MIGRATE;
 			break;
+		case OPT_ATTACH:
+			attach = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -204,7 +245,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc) {
+	if (attach && (optind < argc || node || detached || ncopies > 1 || tag || flags)) {
+		log_warnx("--attach takes a job's id and nothing else");
+		usage(stderr);
+		return 2;
+	}
+	if (!attach && optind >= argc) {
 		log_warnx("missing command");
 		usage(stderr);
 		return 2;
@@ -222,14 +268,15 @@ int main(int argc, char **argv)
 		node = NULL;
 
 	char **args = argv + optind;
-	char *resolved = resolve(args[0]);
-	char *orig = args[0];
-	args[0] = resolved;
+	char *orig = attach ? NULL : args[0];
 	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd)))
-		fatal("getcwd");
 	mode_t mask = umask(0);
 	umask(mask);
+	if (!attach) {
+		args[0] = resolve(args[0]);
+		if (!getcwd(cwd, sizeof(cwd)))
+			fatal("getcwd");
+	}
 
 	/* signals are read from a signalfd, and passed on */
 	sigset_t set;
@@ -245,7 +292,22 @@ int main(int argc, char **argv)
 	struct copy *copies = calloc((size_t)ncopies, sizeof(*copies));
 	char outpath[PATH_MAX] = "";
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	for (int i = 0; i < ncopies; i++) {
+	if (attach) {
+		struct copy *cp = &copies[0];
+		cp->out[0] = cp->err[0] = -1;
+		cp->fds[0] = 0;
+		cp->fds[1] = 1;
+		cp->fds[2] = 2;
+		cp->c = cli_connect();
+		int r = migr_attach(cp->c, attach, cp->fds, &cp->reply);
+		if (r == -EINVAL) {
+			log_warnx("--attach: '%s' is not a job id (NODE.N)", attach);
+			return 2;
+		}
+		if (r < 0)
+			cli_fail(cp->c, attach, r);
+	}
+	for (int i = 0; i < ncopies && !attach; i++) {
 		struct copy *cp = &copies[i];
 		struct migr_run_request req = {
 			.node = node, .argv = args, .envp = environ, .cwd = cwd,
@@ -268,9 +330,11 @@ int main(int argc, char **argv)
 		}
 		cp->c = cli_connect();
 		int r = migr_run(cp->c, &req, &cp->reply);
+		memcpy(cp->fds, req.fds, sizeof(cp->fds));
 		if (tag) {
 			close(cp->out[1]);
 			close(cp->err[1]);
+			cp->fds[0] = -1;
 		}
 		if (r < 0) {
 			if (outpath[0])
@@ -312,7 +376,7 @@ int main(int argc, char **argv)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
 				for (int i = 0; i < ncopies; i++)
-					if (!copies[i].done)
+					if (!copies[i].done && copies[i].c)
 						migr_run_signal(copies[i].c, (int)si.ssi_signo);
 		}
 		for (int i = 0; i < ncopies; i++) {
@@ -326,6 +390,8 @@ int main(int argc, char **argv)
 			if (cp->done || !p[0].revents || cp->out[0] >= 0 || cp->err[0] >= 0)
 				continue;
 			int r = migr_run_wait(cp->c, &cp->status);
+			if (r < 0 && r != MIGR_EREFUSED && reattach(cp) == 0)
+				continue;
 			if (r < 0) {
 				log_warnx("%s: lost contact with migrd: %s", cp->reply.gpid,
 					  migr_strerror(r));

@@ -234,6 +234,40 @@ static void add_rlimits(struct migr_job_spec *s)
 	}
 }
 
+/* A run or attach request: the three descriptors ride on its first byte; the answer says
+ * which job, and where it runs. */
+static int send_with_fds(struct migr_client *c, const struct mw *w, const int fds[3],
+			 struct migr_run_reply *reply)
+{
+	char cbuf[CMSG_SPACE(3 * sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct iovec iov = { .iov_base = w->buf, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, 3 * sizeof(int));
+	int r = sendmsg(c->fd, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+	if (r == 0)
+		r = write_all(c->fd, w->buf + 1, w->len - 1);
+	if (r < 0)
+		return r;
+	uint8_t *p;
+	size_t n;
+	if ((r = read_reply(c, MSG_CTL_RUN_REPLY, &p, &n)) < 0)
+		return r;
+	struct mr rd;
+	mr_init(&rd, p, n);
+	mr_str(&rd, reply->gpid, MIGR_GPID_MAX);
+	mr_str(&rd, reply->node, MIGR_NAME_MAX);
+	reply->pid = mr_u32(&rd);
+	r = mr_end(&rd);
+	free(p);
+	return r;
+}
+
 int migr_run(struct migr_client *c, const struct migr_run_request *req,
 	     struct migr_run_reply *reply)
 {
@@ -258,34 +292,23 @@ int migr_run(struct migr_client *c, const struct migr_run_request *req,
 		mw_free(&w);
 		return -E2BIG;
 	}
-	/* the three descriptors ride on the first byte */
-	char cbuf[CMSG_SPACE(3 * sizeof(int))];
-	memset(cbuf, 0, sizeof(cbuf));
-	struct iovec iov = { .iov_base = w.buf, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
-	memcpy(CMSG_DATA(cm), req->fds, 3 * sizeof(int));
-	int r = sendmsg(c->fd, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
-	if (r == 0)
-		r = write_all(c->fd, w.buf + 1, w.len - 1);
+	int r = send_with_fds(c, &w, req->fds, reply);
 	mw_free(&w);
-	if (r < 0)
-		return r;
-	uint8_t *p;
-	size_t n;
-	if ((r = read_reply(c, MSG_CTL_RUN_REPLY, &p, &n)) < 0)
-		return r;
-	struct mr rd;
-	mr_init(&rd, p, n);
-	mr_str(&rd, reply->gpid, MIGR_GPID_MAX);
-	mr_str(&rd, reply->node, MIGR_NAME_MAX);
-	reply->pid = mr_u32(&rd);
-	r = mr_end(&rd);
-	free(p);
+	return r;
+}
+
+int migr_attach(struct migr_client *c, const char *gpid, const int fds[3],
+		struct migr_run_reply *reply)
+{
+	if (!migr_gpid_valid(gpid))
+		return -EINVAL;
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_ATTACH);
+	mw_str(&w, gpid);
+	mw_frame_end(&w);
+	int r = send_with_fds(c, &w, fds, reply);
+	mw_free(&w);
 	return r;
 }
 

@@ -122,6 +122,11 @@ struct migr_run_reply {
  * travel with the request; uid and groups come from the socket's credentials. */
 int migr_run(struct migr_client *client, const struct migr_run_request *req,
 	     struct migr_run_reply *reply);
+/* Attaches to a job this node is home to (mrun --attach, or after the daemon restarted):
+ * its output and end come to fds from now, and the connection belongs to it as with
+ * migr_run. Only the job's user, or root; only one attached at a time. */
+int migr_attach(struct migr_client *client, const char *gpid, const int fds[3],
+		struct migr_run_reply *reply);
 /* Waits for the job's end: *status is its exit code, 128+N if signal N killed it. */
 int migr_run_wait(struct migr_client *client, int *status);
 /* Forwards a signal to the job started on this connection. */

@@ -14,10 +14,11 @@
 
 #include "migr.h"
 
-#define MIGR_PROTO_VERSION 5	/* 2: moves carry their pages on channels of their own;
+#define MIGR_PROTO_VERSION 6	/* 2: moves carry their pages on channels of their own;
 				 * 3: a job's row says what keeps it from moving;
 				 * 4: SWIM's gossip kinds, a load vector carries CPU features;
-				 * 5: a load vector carries the node's admin state (drain) */
+				 * 5: a load vector carries the node's admin state (drain);
+				 * 6: frozen jobs, file checks, a home's resync, attach */
 #define MIGR_FRAME_HDR 8
 #define MIGR_FRAME_MAX (256 * 1024)	/* payload bound, for every message type */
 
@@ -46,6 +47,8 @@ enum migr_msg_type {
 	MSG_PS_REPLY = 19,
 	MSG_KILL_REQ = 20,	/* any node -> home -> node */
 	MSG_KILL_REPLY = 21,
+	MSG_JOB_RESYNC = 27,	/* a home that restarted -> node: send again what I did not ack
+				 * (u8 0); node -> home: it follows (u8 1), or no such job here (2) */
 	/* moving a job (migrate.c); images and pages go on the move's own channels (bulk.h) */
 	MSG_MIG_REQ = 22,	/* origin -> home -> source */
 	MSG_MIG_RESULT = 23,	/* -> origin */
@@ -74,6 +77,7 @@ enum migr_msg_type {
 	MSG_CTL_MIGRATE = 47,
 	MSG_CTL_BALANCE = 48,	/* u8 on */
 	MSG_CTL_DRAIN = 49,	/* str node, u8 migr_node_admin */
+	MSG_CTL_ATTACH = 58,	/* str gpid, with three fds (SCM_RIGHTS): mrun --attach */
 	/* gossip (gossip.h): SWIM's probes and push-pull, load vectors carried along */
 	MSG_GOSSIP_PING = 50,	/* a probe (seq != 0) or news (seq 0): answer with an ack */
 	MSG_GOSSIP_ACK = 51,	/* the answer; from a helper, GOSSIP_NACK: no answer came */

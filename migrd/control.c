@@ -274,8 +274,8 @@ static int handle_request(struct client *c, const struct migr_frame_hdr *h, cons
 	struct mr r;
 	char name[MIGR_GPID_MAX + 1];
 	mr_init(&r, p, h->len);
-	if (h->type != MSG_CTL_RUN && c->nfds)
-		return -1;	/* descriptors only come with a run request */
+	if (h->type != MSG_CTL_RUN && h->type != MSG_CTL_ATTACH && c->nfds)
+		return -1;	/* descriptors only come with a run or attach request */
 	switch (h->type) {
 	case MSG_CTL_NODES:
 	case MSG_CTL_STATUS:
@@ -291,6 +291,16 @@ static int handle_request(struct client *c, const struct migr_frame_hdr *h, cons
 		return 0;
 	case MSG_CTL_RUN:
 		return do_run(c, &r);
+	case MSG_CTL_ATTACH:
+		mr_str(&r, name, MIGR_GPID_MAX);
+		if (c->nfds != 3 || mr_end(&r) < 0 || !migr_gpid_valid(name))
+			return -1;
+		c->nfds = 0;	/* the job's, or closed by jobs_attach */
+		jobs_attach(c->id, c->cred.uid, name, c->fds);
+		for (int i = 0; i < 3; i++)
+			if (c->fds[i] >= 0)
+				close(c->fds[i]);
+		return 0;
 	case MSG_CTL_SIGNAL: {
 		uint32_t sig = mr_u32(&r);
 		if (mr_end(&r) < 0 || sig == 0 || sig >= NSIG)

@@ -33,6 +33,7 @@ struct holder {
 	int fd;
 	pid_t pid;
 	int released;
+	int adopted;		/* a migrd before us started it: not our child */
 	char gpid[MIGR_GPID_MAX + 1];
 	struct holder *next;
 };
@@ -273,6 +274,11 @@ pid_t holder_pid(const struct holder *h)
 	return h->pid;
 }
 
+int holder_adopted(const struct holder *h)
+{
+	return h->adopted;
+}
+
 /* ---- after a restart ---- */
 
 static void forget(int dfd, const char *gpid)
@@ -318,6 +324,7 @@ static void adopt_one(int dfd, const char *gpid,
 		if (m.b & (1 << s))
 			pipes[s] = got[k++];
 	struct holder *h = holder_new(fd, m.a, gpid);
+	h->adopted = 1;
 	if (!found(h, record, m.len, pipes)) {
 		for (int s = 0; s < 3; s++)
 			if (pipes[s] >= 0)

@@ -59,6 +59,8 @@ void holder_held(struct holder *h);
 /* The holder ends once its children have; what they report until then still arrives. */
 void holder_release(struct holder *h);
 pid_t holder_pid(const struct holder *h);
+/* Found after a restart: its children are not re-parented to this migrd when it dies. */
+int holder_adopted(const struct holder *h);
 
 /* At start-up: each holder a last migrd left is asked for its job; found() gets its
  * record and pipes (-1 for those it closed) and says whether it takes the job on (the

@@ -174,17 +174,17 @@ static void accept_migrd(int lsk)
 
 static int listen_here(void)
 {
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char name[80];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	sock_path(path, sizeof(path));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	sock_path(sa.sun_path, sizeof(sa.sun_path));
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	unlinkat(dirfd_, path + strlen(path) - strlen(gpid) - 5, 0);
+	snprintf(name, sizeof(name), "%s.sock", gpid);
+	unlinkat(dirfd_, name, 0);
 	umask(077);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		log_warn("%s: %s", gpid, path);
+		log_warn("%s: %s", gpid, sa.sun_path);
 		close(fd);
 		return -1;
 	}
@@ -193,7 +193,8 @@ static int listen_here(void)
 
 static int no_children(void)
 {
-	return waitid(P_ALL, 0, NULL, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
+	siginfo_t si;
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
 }
 
 int main(int argc, char **argv)

@@ -14,6 +14,7 @@ enum { STREAM_IN = 0, STREAM_OUT = 1, STREAM_ERR = 2 };
 
 #define JOB_SIGS_HELD 16	/* signals a home keeps for a job while it moves */
 #define WINDOW (1u << 20)	/* bytes of one stream in flight between runner and home */
+#define HOME_KEEP_ENDED_MS (600 * 1000)	/* a job that ended with nobody attached */
 
 struct migration;
 
@@ -41,6 +42,7 @@ struct job {
 	int pipe[3];		/* our ends: stdin's write end, stdout's and stderr's read ends */
 	int watching[3];
 	uint32_t unacked[3];	/* stdout, stderr: sent home, not yet written out there */
+	struct mw sent[3];	/* those bytes, sent again to a home that restarted */
 	struct mw inq;		/* stdin bytes not yet in the pipe */
 	int in_eof, in_broken;
 	int exited, status;
@@ -73,6 +75,13 @@ struct job {
 	unsigned nsigs_held;
 	int exit_known, exit_status;
 	struct loop_timer *start_timer;
+	struct loop_timer *keep_timer;	/* an ended job's record, kept for an attach */
+	/* home, after a restart: known from its record (homerec.h), no mrun until one
+	 * attaches; its output waits (unacked, so the runner keeps the rest) */
+	int unattached;
+	int resynced;		/* its runner has said what it sends again (MSG_JOB_RESYNC) */
+	struct mw waiting[3];
+	uint32_t pid_there;	/* its pid where it runs, for an mrun that attaches */
 
 	struct job *next;
 };

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "job.h"
 #include "balance.h"
 #include "hold.h"
+#include "homerec.h"
 #include "jobs.h"
 #include "launch.h"
 #include "log.h"
@@ -133,6 +136,10 @@ struct job *job_new(const char *gpid)
 	}
 	j->start_fd = -1;
 	mw_init(&j->inq);
+	for (int s = 0; s < 3; s++) {
+		mw_init(&j->sent[s]);
+		mw_init(&j->waiting[s]);
+	}
 	j->next = jobs;
 	jobs = j;
 	return j;
@@ -152,7 +159,12 @@ static void job_gc(void *arg)
 		}
 		*jp = j->next;
 		loop_timer_cancel(j->start_timer);
+		loop_timer_cancel(j->keep_timer);
 		mw_free(&j->inq);
+		for (int s = 0; s < 3; s++) {
+			mw_free(&j->sent[s]);
+			mw_free(&j->waiting[s]);
+		}
 		free(j->held);
 		free(j);
 	}
@@ -291,10 +303,12 @@ static void runner_read(struct job *j, int s)
 	struct mw w;
 	mw_init(&w);
 	msg_data(&w, j->gpid, s, buf, n > 0 ? (size_t)n : 0);
-	if (n > 0)
+	if (n > 0) {
 		j->unacked[s] += (uint32_t)n;
-	else
+		mw_bytes(&j->sent[s], buf, (size_t)n);
+	} else {
 		runner_close(j, s);	/* EOF (or error): tell home, with an empty record */
+	}
 	node_send(j->home, &w);
 	mw_free(&w);
 	if (j->pipe[s] >= 0 && j->unacked[s] >= WINDOW)
@@ -313,6 +327,7 @@ static void runner_drain(struct job *j)
 			mw_init(&w);
 			msg_data(&w, j->gpid, s, buf, (size_t)n);
 			j->unacked[s] += (uint32_t)n;
+			mw_bytes(&j->sent[s], buf, (size_t)n);
 			node_send(j->home, &w);
 			mw_free(&w);
 		}
@@ -585,14 +600,46 @@ static void home_close_user(struct job *j)
 	}
 }
 
+/* The home's record on disk (homerec.h), kept as the job moves. */
+static void home_save(const struct job *j)
+{
+	struct home_record r;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.gpid, sizeof(r.gpid), "%s", j->gpid);
+	snprintf(r.node, sizeof(r.node), "%s", j->node);
+	snprintf(r.cmd, sizeof(r.cmd), "%s", j->cmd);
+	r.uid = j->uid;
+	r.flags = j->flags;
+	home_record_save(&r);
+}
+
+/* No longer this node's to keep. */
+static void home_forget(struct job *j)
+{
+	j->at_home = 0;
+	home_record_drop(j->gpid);
+	for (int s = 0; s < 3; s++)
+		mw_free(&j->waiting[s]);
+	job_maybe_free(j);
+}
+
 static void home_reply_error(struct job *j, const char *msg)
 {
 	if (j->client)
 		control_error(j->client, -EIO, "%s", msg);
 	j->client = 0;
 	home_close_user(j);
-	j->at_home = 0;
-	job_maybe_free(j);
+	home_forget(j);
+}
+
+/* An ended job nobody attached to in that time: its record goes. */
+static void home_kept_long(void *arg)
+{
+	struct job *j = arg;
+	j->keep_timer = NULL;
+	log_info("%s: ended %d s ago with status %d, nobody attached: forgotten", j->gpid,
+		 HOME_KEEP_ENDED_MS / 1000, j->exit_status);
+	home_forget(j);
 }
 
 /* The exit status goes to mrun after the job's last output has been written out. */
@@ -601,6 +648,11 @@ static void home_try_exit(struct job *j)
 	if (!j->exit_known || user_fd_pending(&j->user[STREAM_OUT]) ||
 	    user_fd_pending(&j->user[STREAM_ERR]))
 		return;
+	if (j->unattached) {	/* its end waits for an mrun, or for the next restart */
+		if (!j->keep_timer)
+			j->keep_timer = loop_timer_add(HOME_KEEP_ENDED_MS, 0, home_kept_long, j);
+		return;
+	}
 	if (j->client) {
 		struct mw w;
 		mw_init(&w);
@@ -612,8 +664,7 @@ static void home_try_exit(struct job *j)
 	}
 	home_close_user(j);
 	j->client = 0;
-	j->at_home = 0;
-	job_maybe_free(j);
+	home_forget(j);
 }
 
 static void home_pump_stdin(struct job *j)
@@ -670,6 +721,8 @@ static void home_started(struct job *j, uint32_t pid)
 	loop_timer_cancel(j->start_timer);
 	j->start_timer = NULL;
 	j->started = 1;
+	j->pid_there = pid;
+	home_save(j);
 	if (j->client) {
 		struct mw w;
 		mw_init(&w);
@@ -712,6 +765,70 @@ static uint64_t take_seq(void)
 	return seq;
 }
 
+/* A home that restarted asks the node running each of its jobs to send again what it did
+ * not ack, once gossip knows that node (what goes to a node not known yet is dropped). */
+struct resync {
+	char gpid[MIGR_GPID_MAX + 1];
+	uint64_t since;
+};
+
+static void home_resync(void *arg)
+{
+	struct resync *rs = arg;
+	struct job *j = job_find(rs->gpid);
+	if (!j || !j->at_home || !j->unattached || j->resynced || j->exit_known) {
+		free(rs);
+		return;
+	}
+	const struct gossip_node *n = gossip_find(&migrd.gossip, j->node);
+	if (!is_self(j->node) && (!n || n->state != MIGR_NODE_ALIVE)) {
+		if (loop_now() - rs->since < 2 * (uint64_t)migrd.conf.dead_timeout_ms)
+			loop_timer_add(100, 0, home_resync, rs);
+		else	/* it is down: gossip's verdict decides (jobs_node_down) */
+			free(rs);
+		return;
+	}
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_JOB_RESYNC);
+	mw_str(&w, j->gpid);
+	mw_u8(&w, 0);
+	mw_u32(&w, 0);
+	mw_frame_end(&w);
+	node_send(j->node, &w);
+	mw_free(&w);
+	/* asked again if no answer came (a connection that was not up yet) */
+	rs->since = rs->since ? rs->since : loop_now();
+	loop_timer_add(2000, 0, home_resync, rs);
+}
+
+/* At start-up: the jobs this node is home to, from their records. No mrun is attached:
+ * their output waits for one (mrun --attach), their end too. */
+static void home_records_found(void)
+{
+	struct home_record *recs;
+	size_t n = home_records_load(&recs);
+	for (size_t i = 0; i < n; i++) {
+		struct home_record *r = &recs[i];
+		struct job *j = job_new(r->gpid);
+		snprintf(j->home, sizeof(j->home), "%s", migrd.conf.node);
+		snprintf(j->node, sizeof(j->node), "%s", r->node);
+		snprintf(j->cmd, sizeof(j->cmd), "%s", r->cmd);
+		j->uid = r->uid;
+		j->flags = r->flags;
+		j->at_home = 1;
+		j->started = 1;
+		j->unattached = 1;
+		log_info("%s: home to it again (it ran on %s): its output waits for mrun --attach",
+			 r->gpid, r->node);
+		struct resync *rs = xcalloc(1, sizeof(*rs));
+		snprintf(rs->gpid, sizeof(rs->gpid), "%s", r->gpid);
+		rs->since = loop_now();
+		loop_timer_add(0, 0, home_resync, rs);
+	}
+	free(recs);
+}
+
 void jobs_init(void)
 {
 	char path[PATH_MAX + 16];
@@ -724,6 +841,7 @@ void jobs_init(void)
 		fclose(f);
 	}
 	next_seq = seq;
+	home_records_found();
 }
 
 void jobs_run(uint64_t client, struct migr_job_spec *s, int fds[3])
@@ -819,6 +937,73 @@ out:
 /* Sends sig to where the job runs; while it moves, the signal waits for the move to end
  * (see home_release_signals): one that reached the stopped copy could wake it (SIGCONT) or
  * end it (SIGKILL) mid-move. -1 if JOB_SIGS_HELD signals wait already. */
+/* mrun --attach, or an mrun that lost its migrd and found it again: the job's output and
+ * end go to these descriptors from now on. */
+void jobs_attach(uint64_t client, uint32_t uid, const char *gpid, int fds[3])
+{
+	struct job *j = job_find(gpid);
+	const char *dot = strrchr(gpid, '.');
+	if (!j || !j->at_home) {
+		if (dot && ((size_t)(dot - gpid) != strlen(migrd.conf.node) ||
+			    strncmp(gpid, migrd.conf.node, (size_t)(dot - gpid))))
+			control_error(client, -ENOENT, "%s: its home is %.*s: attach there", gpid,
+				      (int)(dot - gpid), gpid);
+		else
+			control_error(client, -ENOENT, "%s: no such job", gpid);
+		return;
+	}
+	if (uid != 0 && uid != j->uid) {
+		control_error(client, -EPERM, "%s: not your job", gpid);
+		return;
+	}
+	if (!j->started) {
+		control_error(client, -EAGAIN, "%s: not started yet", gpid);
+		return;
+	}
+	if (j->client) {
+		control_error(client, -EBUSY, "%s: an mrun is attached to it already", gpid);
+		return;
+	}
+	loop_timer_cancel(j->keep_timer);	/* an ended one's end goes to it now */
+	j->keep_timer = NULL;
+	/* a job started with -d, or whose mrun went away: what it wrote to the file so far
+	 * stays there, from now on it comes here */
+	home_close_user(j);
+	int flags[3];
+	for (int s = 0; s < 3; s++)
+		flags[s] = fcntl(fds[s], F_GETFL);
+	for (int s = 0; s < 3; s++) {
+		user_fd_open(&j->user[s], fds[s], flags[s]);
+		fds[s] = -1;
+	}
+	j->client = client;
+	j->detached = 0;
+	j->unattached = 0;
+	j->user_in_done = 0;
+	j->in_unacked = 0;
+	log_info("%s: an mrun attached (uid %u)", gpid, uid);
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_CTL_RUN_REPLY);
+	mw_str(&w, j->gpid);
+	mw_str(&w, j->node);
+	mw_u32(&w, j->pid_there);
+	mw_frame_end(&w);
+	control_send(client, &w);
+	mw_free(&w);
+	/* what waited for it, acked as it is written out */
+	for (int s = STREAM_OUT; s <= STREAM_ERR; s++) {
+		if (j->waiting[s].len)
+			send_ack(j->node, gpid, s,
+				 user_fd_write(&j->user[s], j->waiting[s].buf, j->waiting[s].len));
+		mw_free(&j->waiting[s]);
+		mw_init(&j->waiting[s]);
+		home_watch(j, s, user_fd_pending(&j->user[s]) > 0);
+	}
+	home_pump_stdin(j);
+	home_try_exit(j);
+}
+
 static int home_signal(struct job *j, int sig)
 {
 	int waits = j->migrating || (j->home_frozen && sig != SIGKILL && sig != SIGTERM);
@@ -859,10 +1044,8 @@ void jobs_client_gone(uint64_t client)
 				  "it already", j->gpid, JOB_SIGS_HELD);
 	}
 	home_close_user(j);
-	if (j->exit_known) {
-		j->at_home = 0;
-		job_maybe_free(j);
-	}
+	if (j->exit_known)
+		home_forget(j);
 }
 
 /* The home of a job running here is down: its mrun and its output file are gone with it.
@@ -1392,10 +1575,75 @@ static int on_job_data(const char *from, struct mr *r)
 		send_ack(from, gpid, s, n);	/* keep the runner flowing */
 		return 0;
 	}
+	if (j->unattached) {
+		/* kept, unacked, for an mrun to attach; what came before the runner's answer
+		 * to our resync comes again after it */
+		if (j->resynced && j->waiting[s].len + n <= 2 * WINDOW)
+			mw_bytes(&j->waiting[s], data, n);
+		return 0;
+	}
 	if (n)
 		send_ack(j->node, gpid, s, user_fd_write(&j->user[s], data, n));
 	home_watch(j, s, user_fd_pending(&j->user[s]) > 0);
 	return 0;
+}
+
+/* n bytes the home wrote out: no longer ours to send again */
+static void sent_acked(struct mw *sent, uint32_t n)
+{
+	size_t k = n < sent->len ? n : sent->len;
+	memmove(sent->buf, sent->buf + k, sent->len - k);
+	sent->len -= k;
+}
+
+/* MSG_JOB_RESYNC at the runner: the home restarted; what it did not ack goes again,
+ * after the answer that tells it so (what came before is dropped there). */
+static void runner_resync(const char *from, const char *gpid)
+{
+	struct job *j = job_find(gpid);
+	int here = j && j->here && !strcmp(j->home, from);
+	struct mw w;
+	mw_init(&w);
+	mw_frame_begin(&w, MSG_JOB_RESYNC);
+	mw_str(&w, gpid);
+	mw_u8(&w, here ? 1 : 2);
+	mw_u32(&w, here ? (uint32_t)j->init_pid : 0);
+	mw_frame_end(&w);
+	node_send(from, &w);
+	mw_free(&w);
+	if (!here)
+		return;
+	log_info("%s: its home %s restarted: %zu and %zu bytes of output go again", gpid, from,
+		 j->sent[STREAM_OUT].len, j->sent[STREAM_ERR].len);
+	for (int s = STREAM_OUT; s <= STREAM_ERR; s++)
+		for (size_t at = 0; at < j->sent[s].len; at += CHUNK) {
+			size_t k = j->sent[s].len - at < CHUNK ? j->sent[s].len - at : CHUNK;
+			mw_init(&w);
+			msg_data(&w, gpid, s, j->sent[s].buf + at, k);
+			node_send(from, &w);
+			mw_free(&w);
+		}
+	if (j->exited)
+		runner_check_done(j);
+}
+
+/* The runner's answer at a home that restarted. */
+static void home_resynced(const char *from, const char *gpid, uint8_t answer, uint32_t pid)
+{
+	struct job *j = job_find(gpid);
+	if (!j || !j->at_home || !j->unattached || j->resynced || strcmp(j->node, from))
+		return;
+	if (answer == 2) {
+		log_warnx("%s: lost: %s no longer runs it", gpid, from);
+		j->exit_known = 1;
+		j->exit_status = 255;
+		home_try_exit(j);
+		return;
+	}
+	j->resynced = 1;
+	j->pid_there = pid;
+	for (int s = STREAM_OUT; s <= STREAM_ERR; s++)
+		j->waiting[s].len = 0;	/* all of it comes again */
 }
 
 static int on_job_ack(struct mr *r)
@@ -1414,6 +1662,7 @@ static int on_job_ack(struct mr *r)
 		home_pump_stdin(j);
 	} else if (s != STREAM_IN && j->here) {
 		j->unacked[s] = n > j->unacked[s] ? 0 : j->unacked[s] - n;
+		sent_acked(&j->sent[s], n);
 		if (j->unacked[s] < WINDOW)
 			runner_watch(j, s, 1);	/* not while frozen for a move */
 	}
@@ -1469,6 +1718,18 @@ int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n
 		struct job *j = job_find(gpid);
 		if (j && j->at_home && !j->started && !strcmp(j->node, from))
 			home_reply_error(j, msg);
+		return 0;
+	}
+	case MSG_JOB_RESYNC: {
+		mr_str(&r, gpid, MIGR_GPID_MAX);
+		uint8_t what = mr_u8(&r);
+		uint32_t pid = mr_u32(&r);
+		if (mr_end(&r) < 0 || what > 2)
+			return MIGR_EPROTO;
+		if (what == 0)
+			runner_resync(from, gpid);
+		else
+			home_resynced(from, gpid, what, pid);
 		return 0;
 	}
 	case MSG_JOB_DATA:
@@ -1611,6 +1872,8 @@ void job_move_left(struct job *j)
 	j->on_disk = 0;
 	j->mig = NULL;
 	j->moves++;
+	for (int s = 0; s < 3; s++)
+		j->sent[s].len = 0;	/* the destination answers for its output now */
 	runner_release(j);
 	job_maybe_free(j);
 }
@@ -1649,6 +1912,7 @@ void job_thawed(struct job *j, pid_t init, int pipes[3], struct holder *holder)
 		j->pipe[s] = pipes[s];
 		j->watching[s] = 0;
 		j->unacked[s] = 0;
+		j->sent[s].len = 0;
 		pipes[s] = -1;
 	}
 	runner_watch(j, STREAM_OUT, 1);
@@ -1722,6 +1986,7 @@ struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32
 	for (int s = 0; s < 3; s++) {
 		j->pipe[s] = pipes[s];
 		j->unacked[s] = 0;
+		j->sent[s].len = 0;
 		pipes[s] = -1;
 	}
 	runner_watch(j, STREAM_OUT, 1);
@@ -1771,6 +2036,7 @@ void home_move_restored(struct job *j, const char *where)
 		return;
 	snprintf(j->node, sizeof(j->node), "%s", where);	/* its output comes from there */
 	j->moves++;
+	home_save(j);
 }
 
 void home_move_done(struct job *j)
@@ -1783,6 +2049,7 @@ void home_move_done(struct job *j)
 	}
 	j->migrating = 0;
 	j->home_frozen = 0;	/* a thaw: it runs again */
+	home_save(j);
 	home_release_signals(j);
 	home_pump_stdin(j);
 }
@@ -1795,6 +2062,7 @@ void home_move_aborted(struct job *j)
 		j->moves--;
 	snprintf(j->node, sizeof(j->node), "%s", j->moving_from);
 	j->migrating = 0;
+	home_save(j);
 	if (j->home_frozen)
 		return;	/* a thaw failed: it stays frozen, its signals and stdin wait */
 	home_release_signals(j);
@@ -1818,11 +2086,31 @@ void jobs_shutdown(void)
 			kill(j->init_pid, SIGHUP);
 }
 
+/* The init of a job whose holder died and that is not our child (a migrd before us
+ * started it): it is watched, and its end, whose status nobody can learn any more, is
+ * reported as 255. */
+static void orphan_init_ended(int fd, uint32_t events, void *arg)
+{
+	pid_t pid = (pid_t)(intptr_t)arg;
+	loop_del(fd);
+	close(fd);
+	jobs_reaped(pid, 255 << 8);
+}
+
 void jobs_holder_gone(struct holder *h)
 {
-	for (struct job *j = jobs; j; j = j->next)
-		if (j->holder == h)
-			j->holder = NULL;
+	for (struct job *j = jobs; j; j = j->next) {
+		if (j->holder != h)
+			continue;
+		j->holder = NULL;
+		if (!j->here || j->exited || j->on_disk || j->init_pid <= 0 || !holder_adopted(h))
+			continue;	/* re-parented to us, the subreaper: reaped as ours */
+		int fd = pidfd_open(j->init_pid, 0);
+		if (fd >= 0)
+			loop_add(fd, EPOLLIN, orphan_init_ended, (void *)(intptr_t)j->init_pid);
+		log_warnx("%s: its holder died and its init is not ours: its status will be "
+			  "unknown", j->gpid);
+	}
 }
 
 /* ---- after a restart: the jobs still running here ---- */
@@ -1902,9 +2190,9 @@ static int adopt(struct holder *h, const uint8_t *record, size_t len, int pipes[
 		if (pipes[s] >= 0)
 			fcntl(pipes[s], F_SETFL, O_NONBLOCK);
 	}
-	if (is_self(home)) {
-		/* its home record died with the last migrd: no mrun any more, but its user
-		 * may still signal it, move it, list it */
+	if (is_self(home) && !j->at_home) {
+		/* its home record is gone (an older migrd kept none): no mrun any more, but
+		 * its user may still signal it, move it, list it */
 		j->at_home = 1;
 		j->detached = 1;
 		j->started = 1;

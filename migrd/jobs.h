@@ -24,6 +24,8 @@ void jobs_client_signal(uint64_t client, int sig);
 void jobs_kill(uint64_t client, uint32_t uid, const char *gpid, int sig);
 void jobs_ps(uint64_t client, const char *node);
 void jobs_client_gone(uint64_t client);
+/* mrun --attach: fds become the job's stdio at its home. */
+void jobs_attach(uint64_t client, uint32_t uid, const char *gpid, int fds[3]);
 
 /* A job message from an authenticated peer (or this node); negative if malformed. */
 int jobs_peer_message(const char *from, uint8_t type, const uint8_t *p, size_t n);

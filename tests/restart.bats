@@ -9,10 +9,12 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	require_root
 	cluster_up 3 --no-balance	# the jobs stay where the tests put them
+	user_tools_install
 }
 
 teardown_file() {
 	cluster_down
+	user_tools_remove
 }
 
 teardown() {
@@ -123,7 +125,100 @@ listed_once() {
 	continuous "$out"
 }
 
+@test "an attached mrun outlives its home's migrd: it waits, attaches again, and misses no output" {
+	out=$BATS_TEST_TMPDIR/out err=$BATS_TEST_TMPDIR/err
+	on node1 mrun -n node2 sh -c "$(count_job 80 7)" >"$out" 2>"$err" &
+	mrun_pid=$!
+	wait_until 10 grep -q "^5$" "$out"
+	gpid=$(gpid_of "-lt 80")
+	cluster stop node1 --kill
+	sleep 1	# the job writes on meanwhile; its node keeps what the home did not take
+	cluster start node1
+	st=0
+	wait "$mrun_pid" || st=$?
+	[ "$st" -eq 7 ]
+	continuous "$out"
+	[ "$(counter "$out" | tail -n1)" = 80 ]
+	grep -q "^mrun: $gpid: lost contact with migrd: waiting up to 60 s" "$err"
+	grep -q "^mrun: $gpid: attached again (it runs on node2)" "$err"
+	[ ! -e "$(node_dir node1)/state/home/$gpid" ]
+}
+
+@test "a job and its mrun on one node outlive that node's migrd" {
+	out=$BATS_TEST_TMPDIR/out
+	on node3 mrun -n here sh -c "$(count_job 60 6)" >"$out" 2>/dev/null &
+	mrun_pid=$!
+	wait_until 10 grep -q "^5$" "$out"
+	cluster stop node3 --kill
+	sleep 0.5
+	cluster start node3
+	st=0
+	wait "$mrun_pid" || st=$?
+	[ "$st" -eq 6 ]
+	continuous "$out"
+	[ "$(counter "$out" | tail -n1)" = 60 ]
+}
+
+@test "mrun --attach: a detached job's output and end come to it; only its user's, one at a time" {
+	out=$BATS_TEST_TMPDIR/out
+	export XDG_STATE_HOME=$BATS_TEST_TMPDIR
+	gpid=$(on node1 mrun -d -n node2 sh -c 'while [ ! -e /tmp/migr-attach-go ]; do sleep 0.1; done; echo after; exit 4')
+	on node1 mrun --attach "$gpid" >"$out" 2>"$out.err" &
+	mrun_pid=$!
+	wait_until 10 grep -q "$gpid: an mrun attached" "$(node_dir node1)/migrd.log"
+	run on node1 mrun --attach "$gpid"
+	[ "$status" -eq 1 ]
+	[ "$output" = "mrun: $gpid: an mrun is attached to it already" ]
+	run on node2 mrun --attach "$gpid"
+	[ "$status" -eq 1 ]
+	[ "$output" = "mrun: $gpid: its home is node1: attach there" ]
+	run on node1 mrun --attach node1.999999
+	[ "$status" -eq 1 ]
+	[ "$output" = "mrun: node1.999999: no such job" ]
+	run on node1 mrun --attach nonsense
+	[ "$status" -eq 2 ]
+	[ "$output" = "mrun: --attach: 'nonsense' is not a job id (NODE.N)" ]
+	run on node1 mrun --attach "$gpid" sh
+	[ "$status" -eq 2 ]
+	[[ $output == "mrun: --attach takes a job's id and nothing else"* ]]
+	touch /tmp/migr-attach-go
+	st=0
+	wait "$mrun_pid" || st=$?
+	rm -f /tmp/migr-attach-go
+	[ "$st" -eq 4 ]
+	[ "$(cat "$out")" = after ]
+}
+
+@test "mrun --attach: another user's job is refused" {
+	export XDG_STATE_HOME=$BATS_TEST_TMPDIR
+	gpid=$(on node1 mrun -d -n node2 sleep 100)
+	run as_nobody mrun --attach "$gpid"
+	[ "$status" -eq 1 ]
+	[ "$output" = "mrun: $gpid: not your job" ]
+}
+
+@test "a detached job whose home restarted keeps its output at its node until someone attaches" {
+	out=$BATS_TEST_TMPDIR/out
+	export XDG_STATE_HOME=$BATS_TEST_TMPDIR
+	gpid=$(on node1 mrun -d -n node2 sh -c "$(count_job 40 3)")
+	sleep 1
+	cluster stop node1 --kill
+	cluster start node1
+	sleep 4	# it has ended by now: its last lines and its status wait
+	grep -q "$gpid: home to it again (it ran on node2)" "$(node_dir node1)/migrd.log"
+	st=0
+	on node1 mrun --attach "$gpid" >"$out" || st=$?
+	[ "$st" -eq 3 ]
+	# what the file got before the restart, then what waited: every line once
+	cat "$XDG_STATE_HOME/migr/$gpid.out" "$out" >"$out.all"
+	continuous "$out.all"
+	[ "$(counter "$out.all" | tail -n1)" = 40 ]
+	[ -s "$out" ]
+	[ ! -e "$(node_dir node1)/state/home/$gpid" ]
+}
+
 @test "a job at its home outlives the home's migrd: listed again, and its user can still end it" {
+	export XDG_STATE_HOME=$BATS_TEST_TMPDIR
 	run on node1 mrun -d -n here sleep 1000
 	[ "$status" -eq 0 ]
 	gpid=$(gpid_of "sleep 1000")
@@ -157,12 +252,30 @@ listed_once() {
 	[ "$(counter "$out" | tail -n1)" = 30 ]
 }
 
+@test "a holder killed after a restart: the job's output goes on and its end is still seen" {
+	out=$BATS_TEST_TMPDIR/out
+	on node1 mrun -n node2 sh -c "$(count_job 40 4)" >"$out" &
+	mrun_pid=$!
+	wait_until 10 grep -q "^3$" "$out"
+	gpid=$(gpid_of "-lt 40")
+	cluster stop node2 --kill
+	cluster start node2
+	wait_until 10 listed_once "$gpid"
+	kill -KILL "$(cat "$(node_dir node2)/state/hold/$gpid.pid")"
+	st=0
+	wait "$mrun_pid" || st=$?
+	[ "$st" -eq 255 ]	# its status went with its holder
+	continuous "$out"
+	[ "$(counter "$out" | tail -n1)" = 40 ]
+	grep -q "$gpid: its holder died and its init is not ours" "$(node_dir node2)/migrd.log"
+}
+
 @test "twenty restarts in a row under a steady load leak no holder, process, descriptor or file" {
 	fds_before=""
 	for round in $(seq 20); do
 		# a job that ends, one that runs through, each round
 		on node1 mrun -n node2 sh -c 'echo round; exit 3' >/dev/null || [ $? -eq 3 ]
-		on node1 mrun -d -n node2 sleep 30 >/dev/null
+		XDG_STATE_HOME=$BATS_TEST_TMPDIR on node1 mrun -d -n node2 sleep 30 >/dev/null
 		if [ "$round" -eq 1 ]; then
 			sleep 0.5
 			fds_before=$(ls /proc/"$(cat "$(node_dir node2)/migrd.pid")"/fd | wc -l)
