@@ -1,5 +1,8 @@
-/* job.h: a job as this node's migrd keeps it, shared by jobs.c (starting, stdio, exit,
- * mps, mkill) and migrate.c (moving it). Not for the rest of the daemon: jobs.h is. */
+/* job.h: a job as this node's migrd keeps it, shared by jobs.c (the table, peer messages,
+ * mps, mkill), runner.c (where it runs), home.c (where its mrun is) and migrate.c and
+ * freeze.c (moving it). Not for the rest of the daemon: jobs.h is. One record per job and
+ * node: the runner's fields and the home's are apart below, each role's file writes its
+ * own (a job that runs at its home has both). */
 #ifndef MIGR_JOB_H
 #define MIGR_JOB_H
 
@@ -14,6 +17,7 @@ enum { STREAM_IN = 0, STREAM_OUT = 1, STREAM_ERR = 2 };
 
 #define JOB_SIGS_HELD 16	/* signals a home keeps for a job while it moves */
 #define WINDOW (1u << 20)	/* bytes of one stream in flight between runner and home */
+#define CHUNK (64 * 1024)	/* bytes of a stream in one frame */
 #define HOME_KEEP_ENDED_MS (600 * 1000)	/* a job that ended with nobody attached */
 
 struct migration;
@@ -87,6 +91,8 @@ struct job {
 };
 
 
+extern struct job *job_list;	/* every job this node knows, in either role */
+
 int is_self(const char *node);
 /* Sends a frame to a node by name; to this node it is delivered at once. -1 if the node
  * is unknown or has left; to a node gossip holds dead it is still tried. */
@@ -102,6 +108,9 @@ struct job *job_new(const char *gpid);
 /* Frees the job, later, once neither side needs it. */
 void job_maybe_free(struct job *j);
 void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t value);
+void msg_data(struct mw *w, const char *gpid, int stream, const uint8_t *p, size_t n);
+/* n bytes of a stream written out: credit back to the sender */
+void send_ack(const char *to, const char *gpid, int stream, size_t n);
 void command_line(const struct migr_strv *argv, char *out, size_t outlen);
 uint64_t job_rss_kb(const struct job *j);
 /* Reads a job's CPU time and memory now (jobs_sample does a few jobs each period). */
@@ -109,10 +118,27 @@ void job_sample(struct job *j, uint64_t now);
 /* What it holds that cannot move, into j->cantmove (movable.h). */
 void job_check_movable(struct job *j);
 
-/* runner side */
+/* runner side (runner.c) */
 void runner_watch(struct job *j, int s, int on);
 void runner_close(struct job *j, int s);
 void runner_check_done(struct job *j);
+void runner_start(struct migr_job_spec *s);	/* MSG_JOB_START */
+void runner_signal(struct job *j, int sig);
+int runner_stdin_in(struct job *j, const uint8_t *data, uint32_t n);	/* <0: bad credit */
+void runner_output_acked(struct job *j, int s, uint32_t n);
+void runner_resync(const char *from, const char *gpid);	/* its home restarted */
+void runner_home_gone(const char *node);
+
+/* home side (home.c) */
+void home_started(struct job *j, uint32_t pid);
+void home_job_ended(struct job *j, int status);
+void home_reply_error(struct job *j, const char *msg);	/* it did not start */
+/* -1 if a move holds it and too many signals wait already */
+int home_signal(struct job *j, int sig);
+void home_output_in(struct job *j, int s, const uint8_t *data, uint32_t n);
+void home_stdin_acked(struct job *j, uint32_t n);
+void home_resynced(const char *from, const char *gpid, uint8_t answer, uint32_t pid);
+void home_node_gone(const char *node);
 
 
 /* What a move does to a job's records, one function each (migrate.c calls them). */
