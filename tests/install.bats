@@ -246,7 +246,7 @@ setup_completion() {
 	run complete_line mps -
 	[ "$output" = "$(printf '%s\n' --json --why -m -n -u)" ]
 	run complete_line mrun --
-	[ "$output" = "$(printf '%s\n' --help --no-migrate --tag)" ]
+	[ "$output" = "$(printf '%s\n' --attach --help --no-migrate --tag)" ]
 	run complete_line mkill -
 	[ "$output" = "-s" ]
 	run complete_line mctl nodes --j
