@@ -22,6 +22,8 @@ static void usage(FILE *f)
 		   "  --json    a JSON array, one object per job\n"
 		   "STAT is the program's state as its node's kernel says (R, S, D, T, Z...), or F\n"
 		   "for a job frozen to its node's disk by mmigrate's freeze (json \"frozen\").\n"
+		   "A HOME followed by ? is down: the job runs on, its output waits at its node\n"
+		   "until its home is back (json \"home_lost\").\n"
 		   "Asks every live node at once; a node that does not answer in time is named on\n"
 		   "stderr and mps exits 2, still printing the rest.\n");
 }
@@ -128,9 +130,11 @@ int main(int argc, char **argv)
 			if (j->state == MIGR_JOB_FROZEN)
 				snprintf(state, sizeof(state), "frozen");
 			printf(", \"uid\": %u, \"state\": \"%s\", \"cpu\": %.1f, \"rss_kb\": %" PRIu64
-			       ", \"time_ms\": %" PRIu64 ", \"moves\": %u, \"no_migrate\": %s, \"cmd\": ",
+			       ", \"time_ms\": %" PRIu64 ", \"moves\": %u, \"no_migrate\": %s, "
+			       "\"home_lost\": %s, \"cmd\": ",
 			       j->uid, state, j->cpu, j->rss_kb, j->cpu_ms, j->moves,
-			       j->flags & MIGR_RUN_NO_MIGRATE ? "true" : "false");
+			       j->flags & MIGR_RUN_NO_MIGRATE ? "true" : "false",
+			       j->flags & MIGR_JOB_HOME_LOST ? "true" : "false");
 			json_str(stdout, j->cmd);
 			printf(", \"why\": ");
 			json_str(stdout, j->why);
@@ -145,8 +149,11 @@ int main(int argc, char **argv)
 			char nmoves[16] = "";
 			if (moves)
 				snprintf(nmoves, sizeof(nmoves), "%5u ", j->moves);
+			char home[MIGR_NAME_MAX + 2];	/* "node1?": its home is down */
+			snprintf(home, sizeof(home), "%s%s", j->home,
+				 j->flags & MIGR_JOB_HOME_LOST ? "?" : "");
 			printf("%-16s %-10s %-10s %7u %-10s %4c %5.1f %9" PRIu64 " %9s %s%s\n", j->gpid,
-			       j->home, j->node, j->pid, name, j->state, j->cpu, j->rss_kb, time,
+			       home, j->node, j->pid, name, j->state, j->cpu, j->rss_kb, time,
 			       nmoves, j->cmd);
 		}
 		first = 0;

@@ -99,6 +99,8 @@ int migr_status(struct migr_client *client, struct migr_status *status);
 enum {
 	MIGR_RUN_NO_MIGRATE = 1,	/* the load balancer leaves it where it is */
 	MIGR_RUN_DETACHED = 2,	/* no mrun waits: no hang-up when the connection closes */
+	MIGR_JOB_HOME_LOST = 0x100,	/* in mps only: its home is down; it runs on, its output
+					 * waits at its node */
 };
 
 struct migr_run_request {

@@ -672,7 +672,7 @@ int migr_job_spec_decode(struct mr *r, struct migr_job_spec *s)
 	for (uint16_t i = 0; i < s->ngroups && !r->bad; i++)
 		s->groups[i] = mr_u32(r);
 	s->umask = mr_u32(r) & 0777;
-	s->flags = mr_u32(r);
+	s->flags = mr_u32(r) & (MIGR_RUN_NO_MIGRATE | MIGR_RUN_DETACHED);	/* what a run asks */
 	mr_str(r, s->cwd, sizeof(s->cwd) - 1);
 	s->nrlimits = mr_u8(r);
 	if (s->nrlimits > JOB_RLIMITS_MAX)

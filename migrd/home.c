@@ -227,28 +227,12 @@ static uint64_t take_seq(void)
 /* ---- after a restart: the jobs this node is home to ---- */
 
 /* A home that restarted asks the node running each of its jobs to send again what it did
- * not ack, once gossip knows that node (what goes to a node not known yet is dropped). */
-struct resync {
-	char gpid[MIGR_GPID_MAX + 1];
-	uint64_t since;
-};
-
-static void home_resync(void *arg)
+ * not ack; again every 2 s until it answers (a connection not up yet drops the ask). */
+static void home_resync(const char *gpid)
 {
-	struct resync *rs = arg;
-	struct job *j = job_find(rs->gpid);
-	if (!j || !j->at_home || !j->unattached || j->resynced || j->exit_known) {
-		free(rs);
+	struct job *j = job_find(gpid);
+	if (!j || !j->at_home || !j->unattached || j->resynced || j->exit_known)
 		return;
-	}
-	const struct gossip_node *n = gossip_find(&migrd.gossip, j->node);
-	if (!is_self(j->node) && (!n || n->state != MIGR_NODE_ALIVE)) {
-		if (loop_now() - rs->since < 2 * (uint64_t)migrd.conf.dead_timeout_ms)
-			loop_timer_add(100, 0, home_resync, rs);
-		else	/* it is down: gossip's verdict decides (jobs_node_down) */
-			free(rs);
-		return;
-	}
 	struct mw w;
 	mw_init(&w);
 	mw_frame_begin(&w, MSG_JOB_RESYNC);
@@ -258,9 +242,8 @@ static void home_resync(void *arg)
 	mw_frame_end(&w);
 	node_send(j->node, &w);
 	mw_free(&w);
-	/* asked again if no answer came (a connection that was not up yet) */
-	rs->since = rs->since ? rs->since : loop_now();
-	loop_timer_add(2000, 0, home_resync, rs);
+	/* a node that stays down: gossip's verdict decides (jobs_node_down) */
+	after_node_known(j->node, gpid, 2000, home_resync, NULL);
 }
 
 /* At start-up: the jobs this node is home to, from their records. No mrun is attached:
@@ -282,10 +265,7 @@ static void home_records_found(void)
 		j->unattached = 1;
 		log_info("%s: home to it again (it ran on %s): its output waits for mrun --attach",
 			 r->gpid, r->node);
-		struct resync *rs = xcalloc(1, sizeof(*rs));
-		snprintf(rs->gpid, sizeof(rs->gpid), "%s", r->gpid);
-		rs->since = loop_now();
-		loop_timer_add(0, 0, home_resync, rs);
+		after_node_known(r->node, r->gpid, 0, home_resync, NULL);
 	}
 	free(recs);
 }

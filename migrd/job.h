@@ -50,7 +50,7 @@ struct job {
 	struct mw inq;		/* stdin bytes not yet in the pipe */
 	int in_eof, in_broken;
 	int exited, status;
-	int orphan;		/* its home is down: output is read and dropped */
+	int home_lost;		/* its home is down: its output waits in its pipes */
 	uint64_t cpu_ns, cpu_at;	/* last sample, for %CPU */
 	double cpu_pct;
 	uint64_t rss_kb;		/* last sample */
@@ -108,6 +108,11 @@ struct job *job_new(const char *gpid);
 /* Frees the job, later, once neither side needs it. */
 void job_maybe_free(struct job *j);
 void send_simple(const char *to, uint8_t type, const char *gpid, uint32_t value);
+/* After delay_ms, ready(gpid) once gossip holds node alive (or it is this node);
+ * gave_up(gpid), if given, when it has not within two dead timeouts. What is sent to a
+ * node gossip does not know yet is dropped: a migrd that just started waits so. */
+void after_node_known(const char *node, const char *gpid, unsigned delay_ms,
+		      void (*ready)(const char *gpid), void (*gave_up)(const char *gpid));
 void msg_data(struct mw *w, const char *gpid, int stream, const uint8_t *p, size_t n);
 /* n bytes of a stream written out: credit back to the sender */
 void send_ack(const char *to, const char *gpid, int stream, size_t n);
@@ -128,6 +133,7 @@ int runner_stdin_in(struct job *j, const uint8_t *data, uint32_t n);	/* <0: bad 
 void runner_output_acked(struct job *j, int s, uint32_t n);
 void runner_resync(const char *from, const char *gpid);	/* its home restarted */
 void runner_home_gone(const char *node);
+void runner_home_back(const char *node);	/* alive again */
 
 /* home side (home.c) */
 void home_started(struct job *j, uint32_t pid);

@@ -162,6 +162,44 @@ void job_maybe_free(struct job *j)
 	loop_timer_add(0, 0, job_gc, NULL);
 }
 
+/* ---- waiting for gossip to know a node (after a restart) ---- */
+
+struct node_wait {
+	char gpid[MIGR_GPID_MAX + 1];
+	char node[MIGR_NAME_MAX + 1];
+	uint64_t since;
+	void (*ready)(const char *gpid);
+	void (*gave_up)(const char *gpid);
+};
+
+static void node_wait_tick(void *arg)
+{
+	struct node_wait *w = arg;
+	const struct gossip_node *n = gossip_find(&migrd.gossip, w->node);
+	int known = is_self(w->node) || (n && n->state == MIGR_NODE_ALIVE);
+	if (!known && loop_now() - w->since < 2 * (uint64_t)migrd.conf.dead_timeout_ms) {
+		loop_timer_add(100, 0, node_wait_tick, w);
+		return;
+	}
+	if (known)
+		w->ready(w->gpid);
+	else if (w->gave_up)
+		w->gave_up(w->gpid);
+	free(w);
+}
+
+void after_node_known(const char *node, const char *gpid, unsigned delay_ms,
+		      void (*ready)(const char *gpid), void (*gave_up)(const char *gpid))
+{
+	struct node_wait *w = xcalloc(1, sizeof(*w));
+	snprintf(w->gpid, sizeof(w->gpid), "%s", gpid);
+	snprintf(w->node, sizeof(w->node), "%s", node);
+	w->since = loop_now();
+	w->ready = ready;
+	w->gave_up = gave_up;
+	loop_timer_add(delay_ms, 0, node_wait_tick, w);
+}
+
 /* ---- message building ---- */
 
 void msg_data(struct mw *w, const char *gpid, int stream, const uint8_t *p, size_t n)
@@ -233,6 +271,11 @@ static void node_gone_check(void *arg)
 		log_info("%s came back within the grace: its jobs and the jobs it is home to go on",
 			 node);
 	free(node);
+}
+
+void jobs_node_up(const char *node)
+{
+	runner_home_back(node);
 }
 
 void jobs_node_down(const char *node)
@@ -437,7 +480,7 @@ static size_t local_jobs(struct migr_job **out)
 		m->cpu_ms = j->cpu_ns / 1000000;
 		m->rss_kb = j->rss_kb;
 		m->moves = j->moves;
-		m->flags = j->flags;
+		m->flags = j->flags | (j->home_lost ? MIGR_JOB_HOME_LOST : 0);
 		snprintf(m->cmd, sizeof(m->cmd), "%s", j->cmd);
 		snprintf(m->why, sizeof(m->why), "%s", j->cantmove);
 	}

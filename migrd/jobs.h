@@ -38,6 +38,8 @@ struct holder;
 void jobs_holder_gone(struct holder *h);
 /* Gossip says a node is dead or left. */
 void jobs_node_down(const char *node);
+/* Gossip says a node is alive again after it was dead. */
+void jobs_node_up(const char *node);
 /* Once per period: CPU use samples. */
 void jobs_sample(void);
 uint32_t jobs_running_here(void);

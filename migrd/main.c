@@ -73,6 +73,8 @@ static void gossip_state_changed(void *ctx, const struct gossip_node *n, int old
 		 (unsigned long long)n->incarnation);
 	if (n->state == MIGR_NODE_DEAD || n->state == MIGR_NODE_LEFT)
 		jobs_node_down(gossip_name(n));
+	else if (n->state == MIGR_NODE_ALIVE && (old == MIGR_NODE_DEAD || old == MIGR_NODE_LEFT))
+		jobs_node_up(gossip_name(n));
 }
 
 /* gossip_poll() when it has something due between periods (a probe's ping-reqs, a helper's

@@ -599,7 +599,9 @@ static int receive_images(struct receiver *r)
 				if (type == BF_IMAGES_DONE)
 					return 0;
 				if (type == BF_ABORT) {
-					snprintf(r->why, sizeof(r->why), "the source gave up: %.*s",
+					/* its own words (criu dump failed on ...): the same
+					 * answer whichever of us tells the origin first */
+					snprintf(r->why, sizeof(r->why), "%.*s",
 						 (int)(len > 300 ? 300 : len), (const char *)pl);
 					return -1;
 				}
@@ -632,8 +634,8 @@ static int take_frames(struct receiver *r, int ch, int max)
 			return -1;
 		}
 		if (type == BF_ABORT) {
-			snprintf(r->why, sizeof(r->why), "the source gave up: %.*s",
-				 (int)(len > 300 ? 300 : len), (const char *)pl);
+			snprintf(r->why, sizeof(r->why), "%.*s", (int)(len > 300 ? 300 : len),
+				 (const char *)pl);	/* the source's own words, as above */
 			return -1;
 		}
 	}

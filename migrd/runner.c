@@ -35,7 +35,7 @@ static void runner_io(int fd, uint32_t events, void *arg);
 
 void runner_watch(struct job *j, int s, int on)
 {
-	if (j->pipe[s] < 0 || j->watching[s] == on || (on && j->frozen))
+	if (j->pipe[s] < 0 || j->watching[s] == on || (on && (j->frozen || j->home_lost)))
 		return;
 	if (on)
 		loop_add(j->pipe[s], s == STREAM_IN ? EPOLLOUT : EPOLLIN, runner_io, j);
@@ -100,17 +100,10 @@ void runner_check_done(struct job *j)
 static void runner_read(struct job *j, int s)
 {
 	uint8_t buf[CHUNK];
-	size_t room = j->orphan ? sizeof(buf) : WINDOW - j->unacked[s];
+	size_t room = WINDOW - j->unacked[s];
 	ssize_t n = read(j->pipe[s], buf, room < sizeof(buf) ? room : sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (j->orphan) {	/* nobody to send it to: the job must not block on a full pipe */
-		if (n <= 0) {
-			runner_close(j, s);
-			runner_check_done(j);
-		}
-		return;
-	}
 	struct mw w;
 	mw_init(&w);
 	msg_data(&w, j->gpid, s, buf, n > 0 ? (size_t)n : 0);
@@ -234,6 +227,26 @@ static unsigned jobs_of_user_here(uint32_t uid)
 	return n;
 }
 
+/* The record of a job that is here now (started, arrived, found after a restart): the
+ * same record as its home's when it runs at its home. */
+static struct job *job_here(const char *gpid, const char *home, uint32_t uid, uint32_t flags,
+			    uint32_t moves, const char *cmd)
+{
+	struct job *j = job_find(gpid);
+	if (!j)
+		j = job_new(gpid);
+	snprintf(j->home, sizeof(j->home), "%s", home);
+	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
+	snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
+	j->uid = uid;
+	j->flags = flags;
+	j->moves = moves;
+	j->here = 1;
+	j->here_since = j->cpu_at = loop_now();
+	j->cpu_ns = 0;
+	return j;
+}
+
 /* In the job's holder, before it becomes migr-hold: migr-init, its child. */
 struct launch_args {
 	const struct migr_job_spec *spec;
@@ -306,19 +319,11 @@ void runner_start(struct migr_job_spec *s)
 		close(theirs[i]);
 	balance_job_arrived();	/* counted before the load shows it, so a burst spreads */
 
-	struct job *j = job_find(s->gpid);
-	if (!j)
-		j = job_new(s->gpid);
-	snprintf(j->home, sizeof(j->home), "%s", s->home);
-	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
-	j->uid = s->uid;
-	j->flags = s->flags;
-	command_line(&s->argv, j->cmd, sizeof(j->cmd));
-	j->here = 1;
-	j->here_since = loop_now();
+	char cmd[MIGR_CMD_MAX + 1];
+	command_line(&s->argv, cmd, sizeof(cmd));
+	struct job *j = job_here(s->gpid, s->home, s->uid, s->flags, 0, cmd);
 	j->init_pid = pid;
 	j->holder = holder;
-	j->cpu_at = loop_now();
 	for (int i = 0; i < 3; i++)
 		j->pipe[i] = ours[i];
 	runner_record(j);
@@ -372,23 +377,30 @@ void jobs_reaped(pid_t pid, int status)
 	}
 }
 
-/* The home of a job running here is down: its mrun and its output file are gone with it.
- * The job gets a hang-up, as from a terminal that went away, and what it still writes is
- * dropped so that it never blocks on a full pipe. */
-static void runner_orphan(struct job *j)
+/* The home of a job running here is down: its mrun and its output file are gone with it,
+ * for now. The job runs on: what it writes waits in its pipes (it blocks once they are
+ * full, as with a slow reader), its stdin stays open, and mps marks its home lost, until
+ * the home is back and someone attaches there. */
+static void runner_home_lost(struct job *j)
 {
-	if (j->on_disk) {	/* nobody could thaw it, or hear from it */
-		log_warnx("%s: its home %s is down: the frozen job ends", j->gpid, j->home);
-		freeze_end(j, SIGHUP);
+	log_warnx("%s: its home %s is down: it runs on, its output waits here", j->gpid,
+		  j->home);
+	j->home_lost = 1;
+	runner_watch(j, STREAM_OUT, 0);
+	runner_watch(j, STREAM_ERR, 0);
+}
+
+/* Its home is back (alive again, or restarted: MSG_JOB_RESYNC): its output goes on. */
+static void runner_home_found(struct job *j)
+{
+	if (!j->home_lost)
 		return;
+	log_info("%s: its home %s is back: its output goes on", j->gpid, j->home);
+	j->home_lost = 0;
+	if (!j->mig && !j->on_disk) {
+		runner_watch(j, STREAM_OUT, j->unacked[STREAM_OUT] < WINDOW);
+		runner_watch(j, STREAM_ERR, j->unacked[STREAM_ERR] < WINDOW);
 	}
-	log_warnx("%s: its home %s is down: hang-up, its output is dropped", j->gpid, j->home);
-	j->orphan = 1;
-	runner_close(j, STREAM_IN);	/* EOF on its stdin */
-	for (int s = STREAM_OUT; s <= STREAM_ERR; s++)
-		if (j->pipe[s] >= 0)
-			runner_watch(j, s, 1);
-	kill(j->init_pid, SIGHUP);
 }
 
 /* n bytes the home wrote out: no longer ours to send again */
@@ -403,8 +415,15 @@ static void sent_acked(struct mw *sent, uint32_t n)
 void runner_home_gone(const char *node)
 {
 	for (struct job *j = job_list; j; j = j->next)
-		if (j->here && !j->exited && !j->orphan && !j->mig && !strcmp(j->home, node))
-			runner_orphan(j);
+		if (j->here && !j->exited && !j->home_lost && !j->mig && !strcmp(j->home, node))
+			runner_home_lost(j);
+}
+
+void runner_home_back(const char *node)
+{
+	for (struct job *j = job_list; j; j = j->next)
+		if (j->here && !strcmp(j->home, node))
+			runner_home_found(j);
 }
 
 int runner_stdin_in(struct job *j, const uint8_t *data, uint32_t n)
@@ -480,6 +499,7 @@ void runner_resync(const char *from, const char *gpid)
 			node_send(from, &w);
 			mw_free(&w);
 		}
+	runner_home_found(j);
 	if (j->exited)
 		runner_check_done(j);
 }
@@ -613,24 +633,18 @@ struct job *job_frozen_found(const char *gpid, const char *home, uint32_t uid, u
 			     uint32_t moves, const char *cmd, const uint64_t ino[3],
 			     uint64_t rss_kb)
 {
-	struct job *j = job_new(gpid);
-	snprintf(j->home, sizeof(j->home), "%s", home);
-	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
-	snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
-	j->uid = uid;
-	j->flags = flags;
-	j->moves = moves;
+	struct job *j = job_here(gpid, home, uid, flags, moves, cmd);
 	j->rss_kb = rss_kb;
-	j->here = 1;
-	j->on_disk = 1;
-	j->here_since = loop_now();
+	j->on_disk = 1;	/* frozen since */
 	memcpy(j->disk_ino, ino, sizeof(j->disk_ino));
 	if (is_self(home)) {
-		/* its home record died with the last migrd: no mrun any more, but a user may
-		 * thaw it or end it */
-		j->at_home = 1;
-		j->detached = 1;
-		j->started = 1;
+		/* no mrun any more (its home record, if any, was found unattached), but a user
+		 * may thaw it, end it or attach to it */
+		if (!j->at_home) {
+			j->at_home = 1;
+			j->detached = 1;
+			j->started = 1;
+		}
 		j->home_frozen = 1;
 	}
 	return j;
@@ -640,24 +654,12 @@ struct job *job_arrived(const char *gpid, const char *home, uint32_t uid, uint32
 			uint32_t moves, const char *cmd, pid_t init, int pipes[3],
 			struct holder *holder, struct migration *m)
 {
-	struct job *j = job_find(gpid);
-	if (!j)
-		j = job_new(gpid);
-	snprintf(j->home, sizeof(j->home), "%s", home);
-	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
-	j->uid = uid;
-	j->flags = flags;
-	j->moves = moves + 1;
-	snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
-	j->here = 1;
+	struct job *j = job_here(gpid, home, uid, flags, moves + 1, cmd);
 	j->exited = 0;
 	j->frozen = 0;
-	j->orphan = 0;
+	j->home_lost = 0;
 	j->init_pid = init;
 	j->holder = holder;
-	j->here_since = loop_now();
-	j->cpu_at = loop_now();
-	j->cpu_ns = 0;
 	j->mig = m;
 	runner_record(j);
 	for (int s = 0; s < 3; s++) {
@@ -727,32 +729,12 @@ void jobs_holder_gone(struct holder *h)
 
 /* ---- after a restart: the jobs still running here ---- */
 
-/* An adopted job's output waits in its pipes until gossip knows its home again (what is
- * sent to a node not known yet is dropped). */
-struct adopted {
-	char gpid[MIGR_GPID_MAX + 1];
-	uint64_t since;
-};
-
-static void adopted_resume(void *arg)
+/* An adopted job's output waits in its pipes until gossip knows its home again. */
+static void adopted_resume(const char *gpid)
 {
-	struct adopted *a = arg;
-	struct job *j = job_find(a->gpid);
-	if (!j || !j->here || j->orphan) {	/* one that ended meanwhile still has output */
-		free(a);
+	struct job *j = job_find(gpid);
+	if (!j || !j->here || j->home_lost)	/* one that ended meanwhile still has output */
 		return;
-	}
-	const struct gossip_node *n = gossip_find(&migrd.gossip, j->home);
-	if (!is_self(j->home) && (!n || n->state != MIGR_NODE_ALIVE)) {
-		if (loop_now() - a->since < 2 * (uint64_t)migrd.conf.dead_timeout_ms) {
-			loop_timer_add(100, 0, adopted_resume, a);
-			return;
-		}
-		free(a);
-		runner_orphan(j);	/* a home that did not come back */
-		return;
-	}
-	free(a);
 	if (!j->mig) {	/* one a move in doubt holds stopped waits for the move's word */
 		runner_watch(j, STREAM_OUT, 1);
 		runner_watch(j, STREAM_ERR, 1);
@@ -761,6 +743,13 @@ static void adopted_resume(void *arg)
 	 * again (an ack of more than it sent clears it) */
 	if (!is_self(j->home))
 		send_ack(j->home, j->gpid, STREAM_IN, UINT32_MAX);
+}
+
+static void adopted_home_gone(const char *gpid)
+{
+	struct job *j = job_find(gpid);
+	if (j && j->here && !j->home_lost)
+		runner_home_lost(j);	/* a home that did not come back */
 }
 
 /* A holder's record (runner_record): the job it holds, taken on again. */
@@ -785,18 +774,9 @@ static int adopt(struct holder *h, const uint8_t *record, size_t len, int pipes[
 		log_warnx("%s: a second holder (pid %d): released", gpid, (int)holder_pid(h));
 		return 0;
 	}
-	if (!j)
-		j = job_new(gpid);
-	snprintf(j->home, sizeof(j->home), "%s", home);
-	snprintf(j->node, sizeof(j->node), "%s", migrd.conf.node);
-	snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
-	j->uid = uid;
-	j->flags = flags;
-	j->moves = moves;
-	j->here = 1;
+	j = job_here(gpid, home, uid, flags, moves, cmd);
 	j->init_pid = init;
 	j->holder = h;
-	j->here_since = j->cpu_at = loop_now();
 	for (int s = 0; s < 3; s++) {
 		j->pipe[s] = pipes[s];
 		if (pipes[s] >= 0)
@@ -811,10 +791,7 @@ static int adopt(struct holder *h, const uint8_t *record, size_t len, int pipes[
 	}
 	log_info("%s: adopted from its holder (pid %d): init pid %d, home %s, %u moves", gpid,
 		 (int)holder_pid(h), (int)init, home, moves);
-	struct adopted *a = xcalloc(1, sizeof(*a));
-	snprintf(a->gpid, sizeof(a->gpid), "%s", gpid);
-	a->since = loop_now();
-	adopted_resume(a);
+	after_node_known(home, gpid, 0, adopted_resume, adopted_home_gone);
 	return 1;
 }
 

@@ -214,18 +214,26 @@ where_am_i='ip -o -4 addr show dev eth0 | sed "s/.*inet \([0-9.]*\).*/\1/"'
 }
 
 # Last: it takes node1's daemon down and brings it back.
-@test "a job whose home goes down gets a hang-up, and does not block on its output" {
-	flag=$BATS_TEST_TMPDIR/hup
-	# writes without pause: with nobody reading, only dropping its output lets it go on
-	bg_on node1 mrun -n node2 sh -c "trap 'echo hup > $flag; exit 0' HUP; echo ready; while :; do echo spam; done" \
-		>"$BATS_TEST_TMPDIR/out"
+@test "a job whose home goes down runs on; its output waits, and reaches mrun when the home is back" {
+	out=$BATS_TEST_TMPDIR/out
+	# writes without pause: its pipes fill while its home is away, and it waits on them
+	bg_on node1 mrun -n node2 sh -c 'i=0; while :; do i=$((i+1)); echo $i; done' >"$out" 2>"$out.err"
 	pid=$BG_PID
-	wait_until 10 grep -q ready "$BATS_TEST_TMPDIR/out"
-	gpid=$(on node2 mps --json -n node2 | jq -r '.[] | select(.cmd | contains("spam")) | .gpid')
+	wait_until 10 grep -q "^100$" "$out"
+	gpid=$(on node2 mps --json -n node2 | jq -r '.[] | select(.cmd | contains("i=0")) | .gpid')
 	cluster stop node1 --kill
+	wait_until 30 grep -q "$gpid: its home node1 is down: it runs on, its output waits here" \
+		"$(node_dir node2)/migrd.log"
+	[ "$(on node2 mps --json -n node2 | jq -r --arg g "$gpid" '.[] | select(.gpid == $g) | .home_lost')" = true ]
+	on node2 mps -n node2 | grep -qE "^$gpid +node1\? +node2 "
+	# it runs on, blocked on its full pipe: not hung up
+	job=$(on node2 mps --json -n node2 | jq -r --arg g "$gpid" '.[] | select(.gpid == $g) | .pid')
+	kill -0 "$job"
+	cluster start node1	# mrun waits up to 60 s for it, then attaches again
+	wait_until 20 grep -q "$gpid: its home node1 is back: its output goes on" "$(node_dir node2)/migrd.log"
+	wait_until 20 grep -q "attached again" "$out.err"
+	grows "$out"
+	on node1 mkill -s KILL "$gpid"
 	wait "$pid" || true
-	wait_until 15 test -s "$flag"
-	grep -q "$gpid: its home node1 is down: hang-up" "$(node_dir node2)/migrd.log"
-	cluster start node1
-	wait_until 15 sh -c "! $CLUSTER run node2 mps --json -n node2 | grep -q '\"$gpid\"'"
+	continuous "$out"
 }
