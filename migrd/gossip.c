@@ -793,6 +793,21 @@ static void probe_end(struct gossip *g, uint64_t now)
 	struct gossip_probe *pr = &g->probe;
 	if (!pr->slot || (!pr->acked && now + g->p.period_ms / 2 < pr->end))
 		return;
+	/* Lifeguard: helpers that did not even nack point at us, not at the member. A node
+	 * that learns so (its health goes up) first gives this probe the longer window its
+	 * new health calls for, as it would the next: a slow node's ack comes in the
+	 * stretch. Accusing now instead is what a slow node in good health did to one
+	 * healthy member each, once: a refutation every node must hear, in a cluster of
+	 * thousands where the slow ones keep the news slots full (bench/gossip-sim --slow). */
+	if (!pr->acked && !pr->stretched && pr->helpers && !pr->nacks && !g->p.no_health) {
+		uint64_t start = pr->indirect_at - g->p.period_ms / 2;
+		health_add(g, pr->helpers);
+		pr->stretched = 1;
+		if (start + (uint64_t)g->p.period_ms * (g->health + 1) > pr->end) {
+			pr->end = start + (uint64_t)g->p.period_ms * (g->health + 1);
+			return;
+		}
+	}
 	uint32_t slot = pr->slot;
 	pr->slot = 0;
 	if (pr->acked) {
@@ -803,8 +818,10 @@ static void probe_end(struct gossip *g, uint64_t now)
 			health_add(g, -1);
 		return;
 	}
-	/* Lifeguard: helpers that did not even nack in time point at us, not at the member */
-	health_add(g, pr->helpers ? pr->helpers - pr->nacks : 1);
+	/* Lifeguard: helpers that did not even nack in time point at us, not at the member
+	 * (a stretched probe has counted them already) */
+	if (!pr->stretched)
+		health_add(g, pr->helpers ? pr->helpers - pr->nacks : 1);
 	const struct gossip_node *n = &g->nodes[slot];
 	if (n->incarnation == pr->incarnation && is_live(n->state))
 		suspect(g, slot, now);

@@ -12,10 +12,12 @@
  *
  * Lifeguard. A node whose own probes fail while its helpers say nothing back (nacks), or
  * that finds itself suspected, is probably the slow one: its health score rises, and its
- * probes wait that many periods more before they suspect; it falls again only with probes
- * acked in time, not with acks that needed the wait. The suspicion timeout starts at
- * 4 log10(N) periods (dead-timeout at least) and shrinks towards two thirds of that
- * (suspect-timeout at least) as other members confirm the suspicion independently.
+ * probes wait that many periods more before they suspect, the probe that showed it
+ * included (one that heard nothing, not even a nack, accuses nobody at the end of its
+ * period); the score falls again only with probes acked in time, not with acks that needed
+ * the wait. The suspicion timeout starts at 4 log10(N) periods (dead-timeout at least) and
+ * shrinks towards two thirds of that (suspect-timeout at least) as other members confirm
+ * the suspicion independently.
  *
  * Dissemination. Membership changes (joins, suspicions, refutations, deaths, leaves) and load
  * news ride on every message, each passed on about 4 log10(N) times, the least passed first;
@@ -106,6 +108,7 @@ struct gossip_probe {
 	uint64_t end;		/* no ack by then: suspect */
 	uint8_t acked, indirect, nacks, helpers;
 	uint8_t late;		/* acked, but after a probe in good health would have ended */
+	uint8_t stretched;	/* its window grew: nobody answered, not even with a nack */
 };
 
 /* A ping we send for another member (ping-req): its ack, or our nack, goes back to them. */
