@@ -1489,6 +1489,100 @@ static void test_suspicion_confirmed(void)
 	out_free();
 }
 
+/* Messages sent since `from` to member k, and the last of them (NULL if none). */
+static int sent_to_member(size_t from, int k, const struct migr_gossip_msg **last)
+{
+	char addr[32];
+	int c = 0;
+	snprintf(addr, sizeof(addr), "10.1.0.%d", k);
+	*last = NULL;
+	for (size_t i = from; i < out.n; i++)
+		if (!strcmp(out.to[i].addr, addr)) {
+			c++;
+			*last = &out.m[i];
+		}
+	return c;
+}
+
+/* What message m says of member x: its entry, or NULL. */
+static const struct migr_gossip_entry *entry_for(const struct migr_gossip_msg *m, const char *x)
+{
+	for (unsigned e = 0; m && e < m->count; e++)
+		if (!strcmp(m->entries[e].name, x))
+			return &m->entries[e];
+	return NULL;
+}
+
+/* Issue 16: a member that passes on a suspicion (or a death) we know to be refuted missed
+ * the refutation, and will declare a live member dead when its timer runs out. It hears the
+ * refutation from us at once: in our ack if it pinged us, else in an ack of no probe. News
+ * as new as ours, or a suspicion of a member alive as before, is not corrected. */
+static void test_stale_suspicion_corrected(void)
+{
+	struct gossip g;
+	uint64_t t = 6000000;
+	const struct migr_gossip_msg *c;
+	const struct migr_gossip_entry *e;
+	hand_init(&g, &defaults, 20, t);
+	/* m5 refuted twice: alive at 3 */
+	hand_msg(MSG_GOSSIP_ACK, 2, 0);
+	member_entry(hand_add(), 5, GOSSIP_ALIVE, 3, NULL);
+	gossip_receive(&g, &hm, t);
+	CHECK_INT(hand_state(&g, 5), ==, MIGR_NODE_ALIVE);
+	/* m4 says it is suspect at 2, in an ack: a message of its own back to m4 */
+	size_t from = out.n;
+	hand_msg(MSG_GOSSIP_ACK, 4, 0);
+	member_entry(hand_add(), 5, GOSSIP_SUSPECT, 2, "m7");
+	gossip_receive(&g, &hm, t);
+	CHECK_INT(hand_state(&g, 5), ==, MIGR_NODE_ALIVE);
+	if (CHECK_INT(sent_to_member(from, 4, &c), ==, 1)) {
+		CHECK_UINT(c->type, ==, MSG_GOSSIP_ACK);
+		CHECK_UINT(c->seq, ==, 0);
+		e = entry_for(c, "m5");
+		if (CHECK(e != NULL)) {
+			CHECK_UINT(e->status, ==, GOSSIP_ALIVE);
+			CHECK_UINT(e->incarnation, ==, 3);
+		}
+	}
+	/* dead at 1, in a ping to us: in our ack */
+	from = out.n;
+	hand_msg(MSG_GOSSIP_PING, 6, 77);
+	member_entry(hand_add(), 5, GOSSIP_DEAD, 1, NULL);
+	gossip_receive(&g, &hm, t);
+	if (CHECK_INT(sent_to_member(from, 6, &c), ==, 1)) {
+		CHECK_UINT(c->type, ==, MSG_GOSSIP_ACK);
+		CHECK_UINT(c->seq, ==, 77);
+		e = entry_for(c, "m5");
+		if (CHECK(e != NULL)) {
+			CHECK_UINT(e->status, ==, GOSSIP_ALIVE);
+			CHECK_UINT(e->incarnation, ==, 3);
+		}
+	}
+	/* suspect at 3: news, not stale; nothing goes back */
+	from = out.n;
+	hand_msg(MSG_GOSSIP_ACK, 4, 0);
+	member_entry(hand_add(), 5, GOSSIP_SUSPECT, 3, "m7");
+	gossip_receive(&g, &hm, t);
+	CHECK_INT(hand_state(&g, 5), ==, MIGR_NODE_SUSPECT);
+	CHECK_INT(sent_to_member(from, 4, &c), ==, 0);
+	/* a suspicion of us we refuted: our own entry heads the correction */
+	hand_msg(MSG_GOSSIP_ACK, 8, 0);
+	struct migr_gossip_entry *me = hand_add();
+	member_entry(me, 0, GOSSIP_SUSPECT, 1, "m8");
+	snprintf(me->name, sizeof(me->name), "rx");
+	gossip_receive(&g, &hm, t);
+	CHECK_UINT(g.nodes[0].incarnation, ==, 2);
+	from = out.n;
+	gossip_receive(&g, &hm, t);	/* the same, now stale */
+	if (CHECK_INT(sent_to_member(from, 8, &c), ==, 1)) {
+		CHECK_STR(c->entries[0].name, "rx");
+		CHECK_UINT(c->entries[0].incarnation, ==, 2);
+		CHECK_UINT(c->entries[0].status, ==, GOSSIP_ALIVE);
+	}
+	gossip_free(&g);
+	out_free();
+}
+
 /* A node that hears itself suspected or dead at its incarnation, or alive at a higher one
  * (an earlier life of its own), raises its incarnation past it: the refutation goes out
  * first thing in whatever it sends. Older news of it is ignored, and so is all of it once
@@ -1875,6 +1969,7 @@ int main(int argc, char **argv)
 		UNIT(test_suspicion_timeouts),
 		UNIT(test_suspicion_confirmed),
 		UNIT(test_refute_self),
+		UNIT(test_stale_suspicion_corrected),
 		UNIT(test_first_entry_is_sender),
 		UNIT(test_push_pull_parts),
 		UNIT(test_join_asks_seeds),
