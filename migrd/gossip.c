@@ -1175,9 +1175,19 @@ void gossip_tick(struct gossip *g, uint64_t now)
 	/* the last probe, and suspicions that ran out of time */
 	probe_end(g, now);
 	for (uint32_t i = 0; i < g->nsusp;) {
-		const struct gossip_suspicion *s = &g->susp[i];
+		struct gossip_suspicion *s = &g->susp[i];
 		uint64_t t = gossip_suspicion_ms(&g->p, g->live + 1, s->n - 1u);
 		if (now < s->since + t) {
+			/* Two periods before it is up, the suspect hears of it from us: alive,
+			 * its ack tells us its incarnation, the refutation we may have missed
+			 * (with many members suspected over and over, slow nodes in a cluster
+			 * of thousands, a few in each thousand miss one, and news of the
+			 * suspicion no longer goes round for the members that know better to
+			 * correct us). A slow one has two periods to answer. */
+			if (!s->called && now + 2ull * g->p.period_ms >= s->since + t) {
+				s->called = 1;
+				send_ping(g, s->slot, 0, 0, now);
+			}
 			i++;
 			continue;
 		}

@@ -8,6 +8,9 @@
  * member's incarnation and the accuser's name. A suspect that is alive hears of it (the
  * accuser tells it at once, and every ping to a suspect carries the suspicion) and refutes
  * it by raising its incarnation; one that does not within the suspicion timeout is dead.
+ * The refutation follows the suspicion: a member that passes on a suspicion we know to be
+ * refuted hears the refutation from us at once, and a member whose suspicion is about to
+ * run out asks the suspect itself first, two periods before.
  * Detection takes a constant number of periods whatever the cluster's size.
  *
  * Lifeguard. A node whose own probes fail while its helpers say nothing back (nacks), or
@@ -94,6 +97,7 @@ struct gossip_news {
 struct gossip_suspicion {
 	uint32_t slot;
 	uint8_t n;		/* accusers known; acc[0] the first */
+	uint8_t called;		/* we asked the suspect itself, near the end */
 	uint16_t sent;		/* news of it sent: names each accuser in turn */
 	uint32_t acc[GOSSIP_CONFIRM + 1];	/* accusers' name ids */
 	uint64_t since;		/* when we first heard it, at this incarnation */

@@ -1583,6 +1583,58 @@ static void test_stale_suspicion_corrected(void)
 	out_free();
 }
 
+/* Issue 16: two periods before a suspicion is up, the suspect hears of it from us (a ping
+ * with no seq, its suspicion first); its ack, with its own entry at the incarnation it
+ * refuted with, saves it from a death we would have declared for having missed the
+ * refutation. Unanswered, it dies on time. */
+static void test_suspect_asked_before_death(void)
+{
+	/* no news pings to random members: what goes to m5 and m6 is the question */
+	static const struct gossip_params quiet = { PERIOD, 0, WINDOW, SUSPECT, DEAD, 0 };
+	struct gossip g;
+	uint64_t t = 7000000;
+	const struct migr_gossip_msg *c;
+	hand_init(&g, &quiet, 100, t);
+	uint64_t timeout = gossip_suspicion_ms(&quiet, 101, 0);
+	for (int k = 5; k <= 6; k++) {
+		hand_msg(MSG_GOSSIP_ACK, 2, 0);
+		member_entry(hand_add(), k, GOSSIP_SUSPECT, 1, "m2");
+		gossip_receive(&g, &hm, t);
+		CHECK_INT(hand_state(&g, k), ==, MIGR_NODE_SUSPECT);
+	}
+	size_t from = out.n;
+	gossip_tick(&g, t + timeout - 2 * PERIOD - 1);
+	CHECK_INT(sent_to_member(from, 5, &c), ==, 0);
+	from = out.n;
+	gossip_tick(&g, t + timeout - 2 * PERIOD);
+	for (int k = 5; k <= 6; k++) {
+		UNIT_CTX("m%d", k);
+		if (CHECK_INT(sent_to_member(from, k, &c), ==, 1)) {
+			char name[8];
+			snprintf(name, sizeof(name), "m%d", k);
+			CHECK_UINT(c->type, ==, MSG_GOSSIP_PING);
+			CHECK_UINT(c->seq, ==, 0);
+			const struct migr_gossip_entry *e = entry_for(c, name);
+			if (CHECK(e != NULL))
+				CHECK_UINT(e->status, ==, GOSSIP_SUSPECT);
+		}
+	}
+	UNIT_CTX_CLEAR();
+	/* once only */
+	from = out.n;
+	gossip_tick(&g, t + timeout - PERIOD);
+	CHECK_INT(sent_to_member(from, 5, &c), ==, 0);
+	/* m5 answers, slowly, at the incarnation it refuted with; m6 does not */
+	hand_msg(MSG_GOSSIP_ACK, 5, 0);
+	hm.entries[0].incarnation = 2;
+	gossip_receive(&g, &hm, t + timeout - PERIOD / 2);
+	gossip_tick(&g, t + timeout);
+	CHECK_INT(hand_state(&g, 5), ==, MIGR_NODE_ALIVE);
+	CHECK_INT(hand_state(&g, 6), ==, MIGR_NODE_DEAD);
+	gossip_free(&g);
+	out_free();
+}
+
 /* A node that hears itself suspected or dead at its incarnation, or alive at a higher one
  * (an earlier life of its own), raises its incarnation past it: the refutation goes out
  * first thing in whatever it sends. Older news of it is ignored, and so is all of it once
@@ -1970,6 +2022,7 @@ int main(int argc, char **argv)
 		UNIT(test_suspicion_confirmed),
 		UNIT(test_refute_self),
 		UNIT(test_stale_suspicion_corrected),
+		UNIT(test_suspect_asked_before_death),
 		UNIT(test_first_entry_is_sender),
 		UNIT(test_push_pull_parts),
 		UNIT(test_join_asks_seeds),
