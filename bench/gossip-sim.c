@@ -28,7 +28,11 @@
  * and the traffic: the bytes of each message as encoded, per node per period, mean and max,
  * and on the wire (frame header and the sealed record's length and tag added; TCP/IP
  * headers not). False suspicions and deaths are those of running nodes, slow ones included
- * (and counted apart: a node slower than a period is suspected by design).
+ * (and counted apart: a node slower than a period is suspected by design). --trace-false
+ * names each on stderr: an accusation of a healthy node by its prober, a refutation, each
+ * suspicion that times out at a node's tick (the false death: accusers, incarnations on
+ * both sides) and each death taken from a rumour; and, every round, how full the news
+ * buffers are. Rounds count from 0 in the join and again in the formed cluster.
  *
  * --json prints one JSON object per N (see bench/README.md). Parameters default to migrd's
  * own (libmigr/conf.c defaults, read through migr_config_load()). */
@@ -78,6 +82,7 @@ static struct {
 	unsigned seeds;
 	unsigned death_limit;
 	int quiet, json;
+	int trace_false;	/* name each false suspicion's origin and each false death */
 	struct gossip_params p;
 } opt = {
 	.loss = 0,
@@ -138,6 +143,9 @@ static void usage(FILE *f)
 		"                        than R periods (default 600)\n"
 		"  -j, --threads T       worker threads (default: the CPUs online); the figures do\n"
 		"                        not depend on it\n"
+		"      --trace-false     on stderr, one line per false death (who, slow or not,\n"
+		"                        the suspicion, its accusers, the incarnations) and per\n"
+		"                        accusation and refutation of a running node; one thread\n"
 		"  -q, --quiet           no progress lines on stderr\n"
 		"  -h, --help            this help\n"
 		"\n"
@@ -301,6 +309,10 @@ struct simnode {
 	uint32_t alive_seen;	/* other nodes this node judges alive */
 	uint64_t bytes, msgs;	/* sent this round, as encoded (no frame, no seal) */
 	struct migr_vector vec;
+	/* --trace-false */
+	int in_tick;		/* its gossip_tick() runs: a death now is its own timeout */
+	uint32_t sender;	/* the node whose message it is merging */
+	uint64_t last_inc;	/* its incarnation at the end of the last round */
 };
 
 /* Messages in flight: a byte arena of records [struct qrec][len bytes of payload]. */
@@ -410,6 +422,69 @@ static void sim_send(void *ctx, const char *addr, uint16_t port, const struct mi
 	mw_free(&w);
 }
 
+static double per(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
+}
+
+static uint32_t node_of_id(uint32_t name_id)
+{
+	return name_id < S.nids ? S.id2node[name_id] : UINT32_MAX;
+}
+
+static char slow_mark(uint32_t k)
+{
+	return k < S.n && S.nodes[k].slow ? 's' : 'h';
+}
+
+/* --trace-false: an observer's suspicion of a running node that times out at its tick now:
+ * who accused it, since when, and what each side holds of its incarnation. */
+static void trace_timeouts(const struct simnode *s, uint64_t now)
+{
+	const struct gossip *g = &s->g;
+	uint32_t obs = (uint32_t)(s - S.nodes);
+	for (uint32_t i = 0; i < g->nsusp; i++) {
+		const struct gossip_suspicion *sp = &g->susp[i];
+		const struct gossip_node *v = &g->nodes[sp->slot];
+		if (now < sp->since + gossip_suspicion_ms(&g->p, g->live + 1, sp->n - 1u))
+			continue;
+		uint32_t x = node_of_id(v->name_id);
+		if (x >= S.n || !S.nodes[x].up)
+			continue;
+		const struct gossip *gx = &S.nodes[x].g;
+		fprintf(stderr, "trace: r%" PRIu64 " timeout obs n%u(%c,h%u) subj n%u(%c,h%u) "
+			"inc obs %" PRIu64 " true %" PRIu64 " since r%.1f acc",
+			S.round, obs, slow_mark(obs), g->health, x, slow_mark(x), gx->health,
+			v->incarnation, gx->nodes[0].incarnation,
+			(double)sp->since / opt.p.period_ms);
+		for (unsigned a = 0; a < sp->n; a++) {
+			uint32_t k = node_of_id(sp->acc[a]);
+			fprintf(stderr, " n%u(%c)", k, slow_mark(k));
+		}
+		fprintf(stderr, " heard %.1f ago\n", (double)(now - v->updated_at) / opt.p.period_ms);
+	}
+}
+
+static void trace_change(struct simnode *s, const struct gossip_node *n, int old, uint32_t x)
+{
+	uint32_t obs = (uint32_t)(s - S.nodes);
+	const struct gossip *gx = &S.nodes[x].g;
+	if (n->state == MIGR_NODE_SUSPECT && n->suspicion) {
+		const struct gossip_suspicion *sp = &s->g.susp[n->suspicion - 1];
+		if (sp->acc[0] == s->g.nodes[0].name_id && !S.nodes[x].slow)
+			fprintf(stderr, "trace: r%" PRIu64 ".%" PRIu64 " accuse obs n%u(%c,h%u) "
+				"subj n%u(%c,h%u) inc %" PRIu64 " true %" PRIu64 "\n", S.round,
+				S.slot % SLOTS, obs, slow_mark(obs), s->g.health, x, slow_mark(x),
+				gx->health, n->incarnation, gx->nodes[0].incarnation);
+	} else if (n->state == MIGR_NODE_DEAD && !s->in_tick) {
+		/* a death at its own tick is a timeout, traced by trace_timeouts() */
+		fprintf(stderr, "trace: r%" PRIu64 ".%" PRIu64 " rumour obs n%u(%c) subj n%u(%c) "
+			"was %d inc %" PRIu64 " true %" PRIu64 " from n%u(%c)\n", S.round,
+			S.slot % SLOTS, obs, slow_mark(obs), x, slow_mark(x), old, n->incarnation,
+			gx->nodes[0].incarnation, s->sender, slow_mark(s->sender));
+	}
+}
+
 static void sim_state_changed(void *ctx, const struct gossip_node *n, int old)
 {
 	struct simnode *s = ctx;
@@ -424,6 +499,8 @@ static void sim_state_changed(void *ctx, const struct gossip_node *n, int old)
 	if (down || dead) {
 		uint32_t k = n->name_id < S.nids ? S.id2node[n->name_id] : UINT32_MAX;
 		if (k < S.n && S.nodes[k].up) {
+			if (opt.trace_false)
+				trace_change(s, n, old, k);
 			S.lanes[s->lane].false_down += down;
 			S.lanes[s->lane].false_dead += dead;
 			S.lanes[s->lane].slow_down += down && S.nodes[k].slow;
@@ -591,7 +668,11 @@ static void tick_lanes(unsigned lo, unsigned hi, void *arg)
 			if (!s->up)
 				continue;
 			gossip_set_vector(&s->g, &s->vec, now);
+			if (opt.trace_false)
+				trace_timeouts(s, now);
+			s->in_tick = 1;
 			gossip_tick(&s->g, now);
+			s->in_tick = 0;
 		}
 	}
 }
@@ -644,6 +725,8 @@ static void deliver_lanes(unsigned lo, unsigned hi, void *arg)
 				continue;
 			}
 			l->delivered++;
+			if (opt.trace_false)
+				to->sender = addr_node(m->entries[0].addr);
 			gossip_receive(&to->g, m, st->now);
 		}
 	}
@@ -705,6 +788,23 @@ static void sim_round(void)
 		sim_slot(now + i * S.slot_ms);
 
 	struct traffic *t = S.tr;
+	if (opt.trace_false) {
+		/* how full the news buffers are: a flood of membership news crowds out some */
+		uint64_t sum = 0, full = 0, member = 0, susp = 0;
+		for (uint32_t k = 0; k < S.n; k++) {
+			const struct gossip *g = &S.nodes[k].g;
+			if (!S.nodes[k].up)
+				continue;
+			sum += g->nnews;
+			full += g->nnews == GOSSIP_NEWS;
+			susp += g->nsusp;
+			for (uint32_t i = 0; i < g->nnews; i++)
+				member += g->news[i].member != 0;
+		}
+		fprintf(stderr, "trace: r%" PRIu64 " news mean %.1f (membership %.1f), full %"
+			PRIu64 ", suspicions held mean %.2f\n", S.round, per(sum, S.n),
+			per(member, S.n), full, per(susp, S.n));
+	}
 	for (unsigned i = 0; i < S.nlanes; i++) {
 		struct lane *l = &S.lanes[i];
 		t->msgs += l->msgs;
@@ -735,6 +835,12 @@ static void sim_round(void)
 			t->max_node_round = b;
 		if (msgs > t->max_msgs_node_round)
 			t->max_msgs_node_round = msgs;
+		uint64_t inc = s->g.nodes[0].incarnation;
+		if (opt.trace_false && inc != s->last_inc && s->last_inc && !s->slow)
+			fprintf(stderr, "trace: r%" PRIu64 " refute n%u(%c,h%u) inc %" PRIu64
+				" -> %" PRIu64 "\n", S.round, k, slow_mark(k), s->g.health,
+				s->last_inc, inc);
+		s->last_inc = inc;
 	}
 	S.round++;
 }
@@ -789,11 +895,6 @@ static void sim_warm(void)
 }
 
 /* ---- what the nodes know ---- */
-
-static double per(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / (double)b : 0;
-}
 
 static uint32_t up_count(void)
 {
@@ -1378,6 +1479,7 @@ int main(int argc, char **argv)
 		O_SLOW,
 		O_SLOW_MS,
 		O_NO_LIFEGUARD,
+		O_TRACE_FALSE,
 	};
 	static const struct option longopts[] = {
 		{ "nodes", required_argument, NULL, 'n' },
@@ -1385,6 +1487,7 @@ int main(int argc, char **argv)
 		{ "slow", required_argument, NULL, O_SLOW },
 		{ "slow-ms", required_argument, NULL, O_SLOW_MS },
 		{ "no-lifeguard", no_argument, NULL, O_NO_LIFEGUARD },
+		{ "trace-false", no_argument, NULL, O_TRACE_FALSE },
 		{ "seed", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", required_argument, NULL, O_CSV },
@@ -1438,6 +1541,9 @@ int main(int argc, char **argv)
 		}
 		case O_NO_LIFEGUARD:
 			opt.p.no_health = 1;
+			break;
+		case O_TRACE_FALSE:
+			opt.trace_false = 1;
 			break;
 		case O_SLOW_MS:
 			opt.slow_ms = (unsigned)parse_num("--slow-ms", optarg, 0, 3600000);
@@ -1509,6 +1615,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		die("unexpected argument '%s' (see --help)", argv[optind]);
+	if (opt.trace_false)
+		nthreads = 1;	/* trace lines in the simulation's order */
 	parse_nodes(nodes);
 	if (opt.config && params_from_config(opt.config, &opt.p, err, sizeof(err)) < 0)
 		die("%s", err);

@@ -715,9 +715,15 @@ static void send_ping(struct gossip *g, uint32_t slot, uint32_t seq, int full, u
 }
 
 /* An ack (or a helper's nack) to addr:port; `about`, if not NONE, a member whose view of
- * itself we doubt: it goes first, so that it refutes. */
+ * itself we doubt: it goes first, so that it refutes. `ping` (and the slots its entries
+ * merged into), if not NULL: what it said that we know to be refuted goes next
+ * (add_stale). */
+static int add_stale(struct gossip *g, struct build *b, const struct migr_gossip_msg *m,
+		     const uint32_t *slots, uint64_t now);
+
 static void send_ack(struct gossip *g, const char *addr, uint16_t port, uint32_t about,
-		     uint32_t seq, uint8_t flags, uint64_t now)
+		     const struct migr_gossip_msg *ping, const uint32_t *slots, uint32_t seq,
+		     uint8_t flags, uint64_t now)
 {
 	struct migr_gossip_msg m;
 	struct build b;
@@ -727,6 +733,8 @@ static void send_ack(struct gossip *g, const char *addr, uint16_t port, uint32_t
 	if (about != NONE && (g->nodes[about].state == MIGR_NODE_SUSPECT ||
 			      g->nodes[about].state == MIGR_NODE_DEAD))
 		build_add(g, &b, about, now);
+	if (ping)
+		add_stale(g, &b, ping, slots, now);
 	carry(g, &b, 0, now);
 	send_to(g, addr, port, &m);
 }
@@ -793,6 +801,21 @@ static void probe_end(struct gossip *g, uint64_t now)
 	struct gossip_probe *pr = &g->probe;
 	if (!pr->slot || (!pr->acked && now + g->p.period_ms / 2 < pr->end))
 		return;
+	/* Lifeguard: helpers that did not even nack point at us, not at the member. A node
+	 * that learns so (its health goes up) first gives this probe the longer window its
+	 * new health calls for, as it would the next: a slow node's ack comes in the
+	 * stretch. Accusing now instead is what a slow node in good health did to one
+	 * healthy member each, once: a refutation every node must hear, in a cluster of
+	 * thousands where the slow ones keep the news slots full (bench/gossip-sim --slow). */
+	if (!pr->acked && !pr->stretched && pr->helpers && !pr->nacks && !g->p.no_health) {
+		uint64_t start = pr->indirect_at - g->p.period_ms / 2;
+		health_add(g, pr->helpers);
+		pr->stretched = 1;
+		if (start + (uint64_t)g->p.period_ms * (g->health + 1) > pr->end) {
+			pr->end = start + (uint64_t)g->p.period_ms * (g->health + 1);
+			return;
+		}
+	}
 	uint32_t slot = pr->slot;
 	pr->slot = 0;
 	if (pr->acked) {
@@ -803,8 +826,10 @@ static void probe_end(struct gossip *g, uint64_t now)
 			health_add(g, -1);
 		return;
 	}
-	/* Lifeguard: helpers that did not even nack in time point at us, not at the member */
-	health_add(g, pr->helpers ? pr->helpers - pr->nacks : 1);
+	/* Lifeguard: helpers that did not even nack in time point at us, not at the member
+	 * (a stretched probe has counted them already) */
+	if (!pr->stretched)
+		health_add(g, pr->helpers ? pr->helpers - pr->nacks : 1);
 	const struct gossip_node *n = &g->nodes[slot];
 	if (n->incarnation == pr->incarnation && is_live(n->state))
 		suspect(g, slot, now);
@@ -1120,8 +1145,8 @@ void gossip_poll(struct gossip *g, uint64_t now)
 		struct gossip_relay *r = &g->relays[i];
 		if (r->seq && now >= r->nack_at) {
 			r->seq = 0;
-			send_ack(g, r->requester.addr, r->requester.port, NONE, r->their_seq,
-				 GOSSIP_NACK, now);
+			send_ack(g, r->requester.addr, r->requester.port, NONE, NULL, NULL,
+				 r->their_seq, GOSSIP_NACK, now);
 		}
 	}
 }
@@ -1150,9 +1175,19 @@ void gossip_tick(struct gossip *g, uint64_t now)
 	/* the last probe, and suspicions that ran out of time */
 	probe_end(g, now);
 	for (uint32_t i = 0; i < g->nsusp;) {
-		const struct gossip_suspicion *s = &g->susp[i];
+		struct gossip_suspicion *s = &g->susp[i];
 		uint64_t t = gossip_suspicion_ms(&g->p, g->live + 1, s->n - 1u);
 		if (now < s->since + t) {
+			/* Two periods before it is up, the suspect hears of it from us: alive,
+			 * its ack tells us its incarnation, the refutation we may have missed
+			 * (with many members suspected over and over, slow nodes in a cluster
+			 * of thousands, a few in each thousand miss one, and news of the
+			 * suspicion no longer goes round for the members that know better to
+			 * correct us). A slow one has two periods to answer. */
+			if (!s->called && now + 2ull * g->p.period_ms >= s->since + t) {
+				s->called = 1;
+				send_ping(g, s->slot, 0, 0, now);
+			}
 			i++;
 			continue;
 		}
@@ -1252,10 +1287,51 @@ static void ack_received(struct gossip *g, const struct migr_gossip_msg *m, uint
 		struct gossip_relay *r = &g->relays[i];
 		if (r->seq && r->seq == m->seq && !(m->flags & GOSSIP_NACK)) {
 			r->seq = 0;
-			send_ack(g, r->requester.addr, r->requester.port, NONE, r->their_seq, 0,
-				 now);
+			send_ack(g, r->requester.addr, r->requester.port, NONE, NULL, NULL,
+				 r->their_seq, 0, now);
 		}
 	}
+}
+
+/* The sender of m told us a member (or we) was suspect or dead at an incarnation it has
+ * since refuted: the sender missed the refutation, and will declare that member dead when
+ * its timer runs out. Adds what we know of those members to b; 1 if there was any. */
+static int add_stale(struct gossip *g, struct build *b, const struct migr_gossip_msg *m,
+		     const uint32_t *slots, uint64_t now)
+{
+	int stale = 0;
+	for (uint16_t i = 1; i < m->count; i++) {
+		const struct migr_gossip_entry *e = &m->entries[i];
+		if (e->status != GOSSIP_SUSPECT && e->status != GOSSIP_DEAD)
+			continue;
+		if (slots[i] != NONE) {
+			if (g->nodes[slots[i]].incarnation > e->incarnation) {
+				build_add(g, b, slots[i], now);
+				stale = 1;
+			}
+		} else if (e->incarnation < g->nodes[0].incarnation &&
+			   !strcmp(e->name, gossip_name(g->nodes))) {
+			stale = 1;	/* about us: our own entry heads every message */
+		}
+	}
+	return stale;
+}
+
+/* The sender hears such refutations from us at once: in our ack to its ping, or else in a
+ * message of their own (an ack with no seq, which nothing answers). The refutation then
+ * follows the suspicion wherever it is passed on, not only where the refutation's own
+ * rumour happens to get in time: with members suspected over and over (slow nodes in a
+ * cluster of thousands) their news crowds every message, and a few members in each
+ * thousand heard a suspicion and not the refutation after it (bench/gossip-sim --slow
+ * --trace-false). */
+static void correct_stale(struct gossip *g, const struct migr_gossip_msg *m,
+			  const uint32_t *slots, uint64_t now)
+{
+	struct migr_gossip_msg c;
+	struct build b;
+	msg_start(g, &b, &c, MSG_GOSSIP_ACK, now);
+	if (add_stale(g, &b, m, slots, now))
+		send_to(g, m->entries[0].addr, m->entries[0].port, &c);
 }
 
 void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t now)
@@ -1273,11 +1349,14 @@ void gossip_receive(struct gossip *g, const struct migr_gossip_msg *m, uint64_t 
 	if (self->status == GOSSIP_LEFT || !strcmp(from->name, gossip_name(self)))
 		return;
 	uint32_t sender = slot_of(g, from->name);
+	/* a ping meant for us, not for whoever had this address before, gets an ack */
+	int ack = m->type == MSG_GOSSIP_PING && !strcmp(m->target, gossip_name(self));
+	if (!ack)
+		correct_stale(g, m, slots, now);
 	switch (m->type) {
 	case MSG_GOSSIP_PING:
-		/* meant for us, not for whoever had this address before */
-		if (!strcmp(m->target, gossip_name(self)))
-			send_ack(g, from->addr, from->port, sender, m->seq, 0, now);
+		if (ack)
+			send_ack(g, from->addr, from->port, sender, m, slots, m->seq, 0, now);
 		break;
 	case MSG_GOSSIP_ACK:
 		ack_received(g, m, now);

@@ -8,14 +8,19 @@
  * member's incarnation and the accuser's name. A suspect that is alive hears of it (the
  * accuser tells it at once, and every ping to a suspect carries the suspicion) and refutes
  * it by raising its incarnation; one that does not within the suspicion timeout is dead.
+ * The refutation follows the suspicion: a member that passes on a suspicion we know to be
+ * refuted hears the refutation from us at once, and a member whose suspicion is about to
+ * run out asks the suspect itself first, two periods before.
  * Detection takes a constant number of periods whatever the cluster's size.
  *
  * Lifeguard. A node whose own probes fail while its helpers say nothing back (nacks), or
  * that finds itself suspected, is probably the slow one: its health score rises, and its
- * probes wait that many periods more before they suspect; it falls again only with probes
- * acked in time, not with acks that needed the wait. The suspicion timeout starts at
- * 4 log10(N) periods (dead-timeout at least) and shrinks towards two thirds of that
- * (suspect-timeout at least) as other members confirm the suspicion independently.
+ * probes wait that many periods more before they suspect, the probe that showed it
+ * included (one that heard nothing, not even a nack, accuses nobody at the end of its
+ * period); the score falls again only with probes acked in time, not with acks that needed
+ * the wait. The suspicion timeout starts at 4 log10(N) periods (dead-timeout at least) and
+ * shrinks towards two thirds of that (suspect-timeout at least) as other members confirm
+ * the suspicion independently.
  *
  * Dissemination. Membership changes (joins, suspicions, refutations, deaths, leaves) and load
  * news ride on every message, each passed on about 4 log10(N) times, the least passed first;
@@ -92,6 +97,7 @@ struct gossip_news {
 struct gossip_suspicion {
 	uint32_t slot;
 	uint8_t n;		/* accusers known; acc[0] the first */
+	uint8_t called;		/* we asked the suspect itself, near the end */
 	uint16_t sent;		/* news of it sent: names each accuser in turn */
 	uint32_t acc[GOSSIP_CONFIRM + 1];	/* accusers' name ids */
 	uint64_t since;		/* when we first heard it, at this incarnation */
@@ -106,6 +112,7 @@ struct gossip_probe {
 	uint64_t end;		/* no ack by then: suspect */
 	uint8_t acked, indirect, nacks, helpers;
 	uint8_t late;		/* acked, but after a probe in good health would have ended */
+	uint8_t stretched;	/* its window grew: nobody answered, not even with a nack */
 };
 
 /* A ping we send for another member (ping-req): its ack, or our nack, goes back to them. */

@@ -762,10 +762,11 @@ static void test_partition_heals(void)
 		goto out;
 	s.drop = drop_across;
 	s.drop_arg = k;
-	/* node3 probes the others one a period, and nobody confirms its suspicions: the
-	 * longest timeout, one after the other */
+	/* node3 probes the others one after the other, each probe stretched as its health score
+	 * rises (nobody answers, not even a nack), and nobody confirms its suspicions: the
+	 * longest timeout, one after the other (86 periods) */
 	int apart = -1;
-	for (int r = 1; r <= 80 && apart < 0; r++) {
+	for (int r = 1; r <= 100 && apart < 0; r++) {
 		sim_round(&s);
 		if (sim_all_see(&s, k, MIGR_NODE_DEAD) &&
 		    gossip_count_state(&s.nodes[k].g, MIGR_NODE_DEAD) == (uint32_t)s.n - 1)
@@ -1178,16 +1179,22 @@ static int ack_probe(struct gossip *g, size_t from, uint64_t at)
 static void test_health_falls_only_with_timely_acks(void)
 {
 	struct gossip g;
-	uint64_t t = 2000000;
+	uint64_t t = 2000000, start = t;
 	hand_init(&g, &defaults, 20, t);
 	size_t from = out.n;
 	gossip_tick(&g, t);
-	probe_round(&g, &t, &from, SILENT);
+	long p = sent_probe(from);
+	if (!CHECK_INT(p, >=, 0))
+		goto out;
+	uint32_t seq = out.m[p].seq;
+	int x = probe_round(&g, &t, &from, SILENT);
 	CHECK_UINT(g.health, ==, 3);
-	/* acked after a period and a half, as a slow node hears its acks: no better */
-	int x = ack_probe(&g, from, t + PERIOD * 3 / 2);
+	/* acked after a period and a half, as a slow node hears its acks: the probe, which
+	 * stretched meanwhile, takes it; no better */
+	hand_msg(MSG_GOSSIP_ACK, x, seq);
+	gossip_receive(&g, &hm, start + PERIOD * 3 / 2);
 	from = out.n;
-	t += 2 * PERIOD;
+	t = start + 2 * PERIOD;
 	gossip_tick(&g, t);
 	CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_ALIVE);
 	CHECK_UINT(g.health, ==, 3);
@@ -1197,13 +1204,80 @@ static void test_health_falls_only_with_timely_acks(void)
 	t += PERIOD;
 	gossip_tick(&g, t);
 	CHECK_UINT(g.health, ==, 2);
+out:
+	gossip_free(&g);
+	out_free();
+}
+
+/* Messages sent since `from` that tell member x is suspect. */
+static int sent_suspect(size_t from, int x)
+{
+	int c = 0;
+	for (size_t i = from; i < out.n; i++)
+		for (unsigned e = 1; e < out.m[i].count; e++)
+			c += member_index(out.m[i].entries[e].name) == x &&
+			     out.m[i].entries[e].status == GOSSIP_SUSPECT;
+	return c;
+}
+
+/* Lifeguard, issue 16: a probe that hears nothing by the end of its period, not even a nack
+ * from the members asked to help, says more about the prober than about the member. A node
+ * in good health that learns so (a slow node at its first probe) accuses nobody yet: its
+ * health goes up, and the probe waits as long as that health says, for the ack a slow node
+ * hears a period and a half late. Before, each slow node accused one healthy member, whose
+ * refutation did not reach every node of 5000 in time. */
+static void test_silent_helpers_stretch_the_probe(void)
+{
+	struct gossip g;
+	uint64_t t = 4000000, start = t;
+	hand_init(&g, &defaults, 20, t);
+	size_t from = out.n;
+	gossip_tick(&g, t);
+	CHECK_UINT(g.health, ==, 0);
+	long p = sent_probe(from);
+	if (!CHECK_INT(p, >=, 0))
+		goto out;
+	uint32_t seq = out.m[p].seq;
+	size_t first = from;
+	int x = probe_round(&g, &t, &from, SILENT);
+	CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_ALIVE);
+	CHECK_INT(sent_suspect(first, x), ==, 0);
+	CHECK_UINT(g.health, ==, 3);
+	CHECK_UINT(g.probe.end, ==, start + 4 * PERIOD);
+	/* the ack, late: the member was never suspected, and the next probe starts */
+	hand_msg(MSG_GOSSIP_ACK, x, seq);
+	gossip_receive(&g, &hm, start + PERIOD * 3 / 2);
+	from = out.n;
+	gossip_tick(&g, start + 2 * PERIOD);
+	CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_ALIVE);
+	CHECK_INT(sent_suspect(first, x), ==, 0);
+	CHECK_INT(sent_probe(from), >=, 0);
+	CHECK_UINT(g.health, ==, 3);
+	/* nacks from the helpers, late as well: the member, not us; suspect at the end of
+	 * its period, as before */
+	p = sent_probe(from);
+	seq = out.m[p].seq;
+	t = start + 2 * PERIOD;
+	size_t asked = out.n;
+	gossip_poll(&g, t + PERIOD / 2);
+	for (size_t i = asked; i < out.n; i++) {
+		if (out.m[i].type != MSG_GOSSIP_PING_REQ)
+			continue;
+		hand_msg(MSG_GOSSIP_ACK, atoi(out.to[i].addr + strlen("10.1.0.")), seq);
+		hm.flags = GOSSIP_NACK;
+		gossip_receive(&g, &hm, t + PERIOD * 3 / 2);
+	}
+	gossip_tick(&g, t + 4 * PERIOD);
+	CHECK_INT(hand_state(&g, member_index(out.m[p].target)), ==, MIGR_NODE_SUSPECT);
+	CHECK_UINT(g.health, ==, 3);
+out:
 	gossip_free(&g);
 	out_free();
 }
 
 /* An ack passed on by a helper saves the member; nacks from every helper say the member
  * is at fault (suspect, our health unchanged); helpers silent too say we may be (Lifeguard:
- * health + 3, and the next probe waits 4 periods before it suspects). */
+ * health + 3, and the probe itself, then the next, waits 4 periods before it suspects). */
 static void test_probe_indirect(void)
 {
 	struct gossip g;
@@ -1230,23 +1304,42 @@ static void test_probe_indirect(void)
 	}
 	CHECK_INT(told, ==, 1);
 
+	/* the helpers silent too, at the end of the period: nobody accused yet; the probe
+	 * stretches to the 4 periods its new health calls for, and no other starts */
+	uint64_t start = t;
 	x = probe_round(&g, &t, &from, SILENT);
+	CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_ALIVE);
+	CHECK_UINT(g.health, ==, 3);
+	CHECK_UINT(g.probe.end, ==, start + 4 * PERIOD);
+	CHECK_INT(sent_probe(from), ==, -1);
+	for (int k = 2; k < 4; k++) {
+		from = out.n;
+		gossip_tick(&g, start + k * PERIOD);
+		CHECK_INT(sent_probe(from), ==, -1);
+		CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_ALIVE);
+	}
+	/* still nothing: now it is suspect, the silence counted once */
+	from = out.n;
+	t = start + 4 * PERIOD;
+	gossip_tick(&g, t);
 	CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_SUSPECT);
 	CHECK_UINT(g.health, ==, 3);
-	/* the probe this tick started waits 4 periods: no other starts meanwhile */
+	/* the probe this tick started waits 4 periods: no other starts meanwhile; silent
+	 * again, it stretches to 7 (health 6) before it suspects */
 	CHECK_UINT(g.probe.end, ==, t + 4 * PERIOD);
 	long p = sent_probe(from);
 	if (CHECK_INT(p, >=, 0)) {
 		int y = member_index(out.m[p].target);
 		gossip_poll(&g, t + PERIOD / 2);
-		for (int k = 1; k < 4; k++) {
+		for (int k = 1; k < 7; k++) {
 			from = out.n;
 			gossip_tick(&g, t + k * PERIOD);
 			CHECK_INT(sent_probe(from), ==, -1);
 			CHECK_INT(hand_state(&g, y), ==, MIGR_NODE_ALIVE);
 		}
+		CHECK_UINT(g.health, ==, 6);
 		from = out.n;
-		gossip_tick(&g, t + 4 * PERIOD);
+		gossip_tick(&g, t + 7 * PERIOD);
 		CHECK_INT(hand_state(&g, y), ==, MIGR_NODE_SUSPECT);
 		CHECK_UINT(g.health, ==, 6);
 		CHECK_INT(sent_probe(from), >=, 0);	/* and the next starts */
@@ -1393,6 +1486,152 @@ static void test_suspicion_confirmed(void)
 		gossip_free(&g);
 	}
 	UNIT_CTX_CLEAR();
+	out_free();
+}
+
+/* Messages sent since `from` to member k, and the last of them (NULL if none). */
+static int sent_to_member(size_t from, int k, const struct migr_gossip_msg **last)
+{
+	char addr[32];
+	int c = 0;
+	snprintf(addr, sizeof(addr), "10.1.0.%d", k);
+	*last = NULL;
+	for (size_t i = from; i < out.n; i++)
+		if (!strcmp(out.to[i].addr, addr)) {
+			c++;
+			*last = &out.m[i];
+		}
+	return c;
+}
+
+/* What message m says of member x: its entry, or NULL. */
+static const struct migr_gossip_entry *entry_for(const struct migr_gossip_msg *m, const char *x)
+{
+	for (unsigned e = 0; m && e < m->count; e++)
+		if (!strcmp(m->entries[e].name, x))
+			return &m->entries[e];
+	return NULL;
+}
+
+/* Issue 16: a member that passes on a suspicion (or a death) we know to be refuted missed
+ * the refutation, and will declare a live member dead when its timer runs out. It hears the
+ * refutation from us at once: in our ack if it pinged us, else in an ack of no probe. News
+ * as new as ours, or a suspicion of a member alive as before, is not corrected. */
+static void test_stale_suspicion_corrected(void)
+{
+	struct gossip g;
+	uint64_t t = 6000000;
+	const struct migr_gossip_msg *c;
+	const struct migr_gossip_entry *e;
+	hand_init(&g, &defaults, 20, t);
+	/* m5 refuted twice: alive at 3 */
+	hand_msg(MSG_GOSSIP_ACK, 2, 0);
+	member_entry(hand_add(), 5, GOSSIP_ALIVE, 3, NULL);
+	gossip_receive(&g, &hm, t);
+	CHECK_INT(hand_state(&g, 5), ==, MIGR_NODE_ALIVE);
+	/* m4 says it is suspect at 2, in an ack: a message of its own back to m4 */
+	size_t from = out.n;
+	hand_msg(MSG_GOSSIP_ACK, 4, 0);
+	member_entry(hand_add(), 5, GOSSIP_SUSPECT, 2, "m7");
+	gossip_receive(&g, &hm, t);
+	CHECK_INT(hand_state(&g, 5), ==, MIGR_NODE_ALIVE);
+	if (CHECK_INT(sent_to_member(from, 4, &c), ==, 1)) {
+		CHECK_UINT(c->type, ==, MSG_GOSSIP_ACK);
+		CHECK_UINT(c->seq, ==, 0);
+		e = entry_for(c, "m5");
+		if (CHECK(e != NULL)) {
+			CHECK_UINT(e->status, ==, GOSSIP_ALIVE);
+			CHECK_UINT(e->incarnation, ==, 3);
+		}
+	}
+	/* dead at 1, in a ping to us: in our ack */
+	from = out.n;
+	hand_msg(MSG_GOSSIP_PING, 6, 77);
+	member_entry(hand_add(), 5, GOSSIP_DEAD, 1, NULL);
+	gossip_receive(&g, &hm, t);
+	if (CHECK_INT(sent_to_member(from, 6, &c), ==, 1)) {
+		CHECK_UINT(c->type, ==, MSG_GOSSIP_ACK);
+		CHECK_UINT(c->seq, ==, 77);
+		e = entry_for(c, "m5");
+		if (CHECK(e != NULL)) {
+			CHECK_UINT(e->status, ==, GOSSIP_ALIVE);
+			CHECK_UINT(e->incarnation, ==, 3);
+		}
+	}
+	/* suspect at 3: news, not stale; nothing goes back */
+	from = out.n;
+	hand_msg(MSG_GOSSIP_ACK, 4, 0);
+	member_entry(hand_add(), 5, GOSSIP_SUSPECT, 3, "m7");
+	gossip_receive(&g, &hm, t);
+	CHECK_INT(hand_state(&g, 5), ==, MIGR_NODE_SUSPECT);
+	CHECK_INT(sent_to_member(from, 4, &c), ==, 0);
+	/* a suspicion of us we refuted: our own entry heads the correction */
+	hand_msg(MSG_GOSSIP_ACK, 8, 0);
+	struct migr_gossip_entry *me = hand_add();
+	member_entry(me, 0, GOSSIP_SUSPECT, 1, "m8");
+	snprintf(me->name, sizeof(me->name), "rx");
+	gossip_receive(&g, &hm, t);
+	CHECK_UINT(g.nodes[0].incarnation, ==, 2);
+	from = out.n;
+	gossip_receive(&g, &hm, t);	/* the same, now stale */
+	if (CHECK_INT(sent_to_member(from, 8, &c), ==, 1)) {
+		CHECK_STR(c->entries[0].name, "rx");
+		CHECK_UINT(c->entries[0].incarnation, ==, 2);
+		CHECK_UINT(c->entries[0].status, ==, GOSSIP_ALIVE);
+	}
+	gossip_free(&g);
+	out_free();
+}
+
+/* Issue 16: two periods before a suspicion is up, the suspect hears of it from us (a ping
+ * with no seq, its suspicion first); its ack, with its own entry at the incarnation it
+ * refuted with, saves it from a death we would have declared for having missed the
+ * refutation. Unanswered, it dies on time. */
+static void test_suspect_asked_before_death(void)
+{
+	/* no news pings to random members: what goes to m5 and m6 is the question */
+	static const struct gossip_params quiet = { PERIOD, 0, WINDOW, SUSPECT, DEAD, 0 };
+	struct gossip g;
+	uint64_t t = 7000000;
+	const struct migr_gossip_msg *c;
+	hand_init(&g, &quiet, 100, t);
+	uint64_t timeout = gossip_suspicion_ms(&quiet, 101, 0);
+	for (int k = 5; k <= 6; k++) {
+		hand_msg(MSG_GOSSIP_ACK, 2, 0);
+		member_entry(hand_add(), k, GOSSIP_SUSPECT, 1, "m2");
+		gossip_receive(&g, &hm, t);
+		CHECK_INT(hand_state(&g, k), ==, MIGR_NODE_SUSPECT);
+	}
+	size_t from = out.n;
+	gossip_tick(&g, t + timeout - 2 * PERIOD - 1);
+	CHECK_INT(sent_to_member(from, 5, &c), ==, 0);
+	from = out.n;
+	gossip_tick(&g, t + timeout - 2 * PERIOD);
+	for (int k = 5; k <= 6; k++) {
+		UNIT_CTX("m%d", k);
+		if (CHECK_INT(sent_to_member(from, k, &c), ==, 1)) {
+			char name[8];
+			snprintf(name, sizeof(name), "m%d", k);
+			CHECK_UINT(c->type, ==, MSG_GOSSIP_PING);
+			CHECK_UINT(c->seq, ==, 0);
+			const struct migr_gossip_entry *e = entry_for(c, name);
+			if (CHECK(e != NULL))
+				CHECK_UINT(e->status, ==, GOSSIP_SUSPECT);
+		}
+	}
+	UNIT_CTX_CLEAR();
+	/* once only */
+	from = out.n;
+	gossip_tick(&g, t + timeout - PERIOD);
+	CHECK_INT(sent_to_member(from, 5, &c), ==, 0);
+	/* m5 answers, slowly, at the incarnation it refuted with; m6 does not */
+	hand_msg(MSG_GOSSIP_ACK, 5, 0);
+	hm.entries[0].incarnation = 2;
+	gossip_receive(&g, &hm, t + timeout - PERIOD / 2);
+	gossip_tick(&g, t + timeout);
+	CHECK_INT(hand_state(&g, 5), ==, MIGR_NODE_ALIVE);
+	CHECK_INT(hand_state(&g, 6), ==, MIGR_NODE_DEAD);
+	gossip_free(&g);
 	out_free();
 }
 
@@ -1776,11 +2015,14 @@ int main(int argc, char **argv)
 		UNIT(test_probe_order),
 		UNIT(test_probe_indirect),
 		UNIT(test_health_falls_only_with_timely_acks),
+		UNIT(test_silent_helpers_stretch_the_probe),
 		UNIT(test_load_news_survives_a_flood),
 		UNIT(test_merge_order),
 		UNIT(test_suspicion_timeouts),
 		UNIT(test_suspicion_confirmed),
 		UNIT(test_refute_self),
+		UNIT(test_stale_suspicion_corrected),
+		UNIT(test_suspect_asked_before_death),
 		UNIT(test_first_entry_is_sender),
 		UNIT(test_push_pull_parts),
 		UNIT(test_join_asks_seeds),
