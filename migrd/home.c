@@ -231,7 +231,7 @@ static uint64_t take_seq(void)
 static void home_resync(const char *gpid)
 {
 	struct job *j = job_find(gpid);
-	if (!j || !j->at_home || !j->unattached || j->resynced || j->exit_known)
+	if (!j || !j->at_home || !j->resyncing || j->exit_known)
 		return;
 	struct mw w;
 	mw_init(&w);
@@ -263,6 +263,7 @@ static void home_records_found(void)
 		j->at_home = 1;
 		j->started = 1;
 		j->unattached = 1;
+		j->resyncing = 1;
 		log_info("%s: home to it again (it ran on %s): its output waits for mrun --attach",
 			 r->gpid, r->node);
 		after_node_known(r->node, r->gpid, 0, home_resync, NULL);
@@ -475,7 +476,8 @@ void jobs_client_gone(uint64_t client)
 	if (!j)
 		return;
 	j->client = 0;
-	if (j->detached)
+	/* migrd stopping closes every connection: the mruns wait and attach to the next */
+	if (j->detached || migrd.leaving)
 		return;
 	/* mrun went away: the job gets a hang-up, as from a closed terminal */
 	if (j->started && !j->exit_known) {
@@ -519,10 +521,10 @@ void home_node_gone(const char *node)
 
 void home_output_in(struct job *j, int s, const uint8_t *data, uint32_t n)
 {
-	if (j->unattached) {
-		/* kept, unacked, for an mrun to attach; what came before the runner's answer
-		 * to our resync comes again after it */
-		if (j->resynced && j->waiting[s].len + n <= 2 * WINDOW)
+	if (j->resyncing)
+		return;	/* it comes again after the runner's answer to our resync */
+	if (j->unattached) {	/* kept, unacked, for an mrun to attach */
+		if (j->waiting[s].len + n <= 2 * WINDOW)
 			mw_bytes(&j->waiting[s], data, n);
 		return;
 	}
@@ -548,7 +550,7 @@ void home_job_ended(struct job *j, int status)
 void home_resynced(const char *from, const char *gpid, uint8_t answer, uint32_t pid)
 {
 	struct job *j = job_find(gpid);
-	if (!j || !j->at_home || !j->unattached || j->resynced || strcmp(j->node, from))
+	if (!j || !j->at_home || !j->resyncing || strcmp(j->node, from))
 		return;
 	if (answer == 2) {
 		log_warnx("%s: lost: %s no longer runs it", gpid, from);
@@ -557,7 +559,7 @@ void home_resynced(const char *from, const char *gpid, uint8_t answer, uint32_t 
 		home_try_exit(j);
 		return;
 	}
-	j->resynced = 1;
+	j->resyncing = 0;
 	j->pid_there = pid;
 	for (int s = STREAM_OUT; s <= STREAM_ERR; s++)
 		j->waiting[s].len = 0;	/* all of it comes again */

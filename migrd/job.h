@@ -83,7 +83,8 @@ struct job {
 	/* home, after a restart: known from its record (homerec.h), no mrun until one
 	 * attaches; its output waits (unacked, so the runner keeps the rest) */
 	int unattached;
-	int resynced;		/* its runner has said what it sends again (MSG_JOB_RESYNC) */
+	int resyncing;		/* until its runner answers MSG_JOB_RESYNC: what it sends is
+				 * dropped here (it all comes again after the answer) */
 	struct mw waiting[3];
 	uint32_t pid_there;	/* its pid where it runs, for an mrun that attaches */
 

@@ -144,11 +144,15 @@ listed_once() {
 	[ ! -e "$(node_dir node1)/state/home/$gpid" ]
 }
 
-@test "a job and its mrun on one node outlive that node's migrd" {
+@test "a job and its mrun on one node outlive that node's migrd, stopped and killed" {
 	out=$BATS_TEST_TMPDIR/out
+	# no trap: a hang-up would end it
 	on node3 mrun -n here sh -c "$(count_job 60 6)" >"$out" 2>/dev/null &
 	mrun_pid=$!
 	wait_until 10 grep -q "^5$" "$out"
+	cluster stop node3	# SIGTERM closes mrun's connection: no hang-up for that
+	cluster start node3
+	wait_until 10 grep -q "^25$" "$out"
 	cluster stop node3 --kill
 	sleep 0.5
 	cluster start node3
