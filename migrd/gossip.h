@@ -11,6 +11,8 @@
  * The refutation follows the suspicion: a member that passes on a suspicion we know to be
  * refuted hears the refutation from us at once, and a member whose suspicion is about to
  * run out asks the suspect itself first, two periods before.
+ * A member that refuted a suspicion lately is more likely slow than dead: for a while our
+ * probes of it wait two periods more for its ack before they suspect it again.
  * Detection takes a constant number of periods whatever the cluster's size.
  *
  * Lifeguard. A node whose own probes fail while its helpers say nothing back (nacks), or
@@ -85,6 +87,7 @@ struct gossip_transport {
 #define GOSSIP_RELAYS 16	/* ping-reqs this node helps with at once */
 #define GOSSIP_STREAMS 2	/* tables sent at once: our own exchange's, and one answer */
 #define GOSSIP_INBOUND 4	/* tables coming in at once: what each member holds */
+#define GOSSIP_REFUTED 256	/* refutations remembered: members probed with patience */
 
 /* A change being passed on: the node's current entry goes, not the change itself. */
 struct gossip_news {
@@ -101,6 +104,12 @@ struct gossip_suspicion {
 	uint16_t sent;		/* news of it sent: names each accuser in turn */
 	uint32_t acc[GOSSIP_CONFIRM + 1];	/* accusers' name ids */
 	uint64_t since;		/* when we first heard it, at this incarnation */
+};
+
+/* A member that raised its incarnation while alive: it refuted a suspicion. */
+struct gossip_refuted {
+	uint32_t slot;		/* 0: none */
+	uint64_t at;
 };
 
 /* Our probe of one member, from the ping to the end of its window. */
@@ -162,6 +171,8 @@ struct gossip {
 	 * costs no memory per member, redrawn at every pass */
 	uint32_t perm_a, perm_b, perm_i, perm_bits;
 	struct gossip_probe probe;
+	struct gossip_refuted refuted[GOSSIP_REFUTED];	/* a ring, the oldest overwritten */
+	uint32_t refuted_head;
 	unsigned health;		/* Lifeguard's local health: probes wait this much more */
 	uint32_t seq;
 	struct gossip_relay relays[GOSSIP_RELAYS];

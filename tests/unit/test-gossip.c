@@ -1275,6 +1275,71 @@ out:
 	out_free();
 }
 
+/* Issue 16: a member that refuted a suspicion lately is slow rather than dead, most likely.
+ * Our probe of it waits two periods more for its ack before suspecting it (its ack, a period
+ * and a half late, saves it); once the refutation is old, a probe suspects at the end of its
+ * period as before. Each slow member of 10,000 was otherwise suspected by every prober that
+ * tried it, and its suspicions and refutations crowded real deaths out of the news. */
+static void test_refuted_member_gets_patience(void)
+{
+	struct gossip g;
+	uint64_t t = 8000000;
+	hand_init(&g, &defaults, 20, t);
+	/* every member refutes: m1 speaks of itself and the others at incarnation 2 */
+	for (int first = 2; first <= 20; first += GOSSIP_MAX_ENTRIES - 1) {
+		hand_msg(MSG_GOSSIP_PING, 1, 0);
+		hm.entries[0].incarnation = 2;
+		for (int i = first; i <= 20 && hm.count < GOSSIP_MAX_ENTRIES; i++)
+			member_entry(hand_add(), i, GOSSIP_ALIVE, 2, NULL);
+		gossip_receive(&g, &hm, t);
+	}
+	size_t from = out.n;
+	uint64_t start = t;
+	gossip_tick(&g, t);
+	long p = sent_probe(from);
+	if (!CHECK_INT(p, >=, 0))
+		goto out;
+	uint32_t seq = out.m[p].seq;
+	/* the helpers nack, the member is silent for a period: not suspect, no next probe */
+	int x = probe_round(&g, &t, &from, ALL_NACK);
+	CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_ALIVE);
+	CHECK_INT(sent_probe(from), ==, -1);
+	CHECK_UINT(g.probe.end, ==, start + 3 * PERIOD);
+	/* its ack a period and a half late: alive, our health unchanged, the next probe */
+	hand_msg(MSG_GOSSIP_ACK, x, seq);
+	hm.entries[0].incarnation = 2;
+	gossip_receive(&g, &hm, start + PERIOD * 3 / 2);
+	from = out.n;
+	t = start + 2 * PERIOD;
+	gossip_tick(&g, t);
+	CHECK_INT(hand_state(&g, x), ==, MIGR_NODE_ALIVE);
+	CHECK_UINT(g.health, ==, 0);
+	/* the next one never answers: suspect after three periods, not before */
+	start = t;
+	int y = probe_round(&g, &t, &from, ALL_NACK);
+	CHECK_INT(y, !=, x);
+	CHECK_INT(hand_state(&g, y), ==, MIGR_NODE_ALIVE);
+	gossip_tick(&g, start + 2 * PERIOD);
+	CHECK_INT(hand_state(&g, y), ==, MIGR_NODE_ALIVE);
+	from = out.n;
+	t = start + 3 * PERIOD;
+	gossip_tick(&g, t);
+	CHECK_INT(hand_state(&g, y), ==, MIGR_NODE_SUSPECT);
+	CHECK_UINT(g.health, ==, 0);
+	/* long after the refutations (the probe just started answered in time): a probe
+	 * suspects at the end of its period again */
+	ack_probe(&g, from, t + PERIOD / 4);
+	from = out.n;
+	t = start + 4 * gossip_suspicion_ms(&defaults, 21, 0) + 10 * PERIOD;
+	gossip_tick(&g, t);
+	CHECK_UINT(g.probe.end, ==, t + PERIOD);
+	int z = probe_round(&g, &t, &from, ALL_NACK);
+	CHECK_INT(hand_state(&g, z), ==, MIGR_NODE_SUSPECT);
+out:
+	gossip_free(&g);
+	out_free();
+}
+
 /* An ack passed on by a helper saves the member; nacks from every helper say the member
  * is at fault (suspect, our health unchanged); helpers silent too say we may be (Lifeguard:
  * health + 3, and the probe itself, then the next, waits 4 periods before it suspects). */
@@ -2016,6 +2081,7 @@ int main(int argc, char **argv)
 		UNIT(test_probe_indirect),
 		UNIT(test_health_falls_only_with_timely_acks),
 		UNIT(test_silent_helpers_stretch_the_probe),
+		UNIT(test_refuted_member_gets_patience),
 		UNIT(test_load_news_survives_a_flood),
 		UNIT(test_merge_order),
 		UNIT(test_suspicion_timeouts),
