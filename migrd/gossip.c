@@ -1077,8 +1077,16 @@ static void exchange_done(struct gossip *g, uint64_t now)
 /* Our own exchange: our table to a random member, and back what we lack of theirs. */
 static void exchange(struct gossip *g, uint64_t now)
 {
-	if (g->pp_peer != NONE && now >= g->pp_deadline)
-		exchange_done(g, now);	/* its answer got lost */
+	if (g->pp_peer != NONE && now >= g->pp_deadline) {
+		/* its answer got lost: that says nothing of what the others could teach us;
+		 * another member next period, the wait after fruitless exchanges kept */
+		if (g->pp_learned) {
+			exchange_done(g, now);
+		} else {
+			g->pp_peer = NONE;
+			g->pp_next = now + g->p.period_ms;
+		}
+	}
 	if (g->joining && g->live) {
 		/* in, whoever answered (a busy seed may not have): now exchanges with random
 		 * members, while they teach us anything */

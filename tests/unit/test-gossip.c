@@ -1848,6 +1848,48 @@ static void test_push_pull_parts(void)
 	out_free();
 }
 
+/* Exchanges started (our table, asking for theirs) among what was sent since `from`. */
+static int sent_exchanges(size_t from)
+{
+	int c = 0;
+	for (size_t i = from; i < out.n; i++)
+		c += out.m[i].type == MSG_GOSSIP_PUSH_PULL && (out.m[i].flags & GOSSIP_PP_PULL);
+	return c;
+}
+
+/* An exchange whose answer never comes (lost, or the member died) is not a fruitless one:
+ * the next starts a period after its deadline, with another member, and the wait that
+ * fruitless exchanges built up is neither reset nor made longer. Counted fruitless, a lost
+ * answer made a node starting with thousands wait 2^k periods for nothing (5% loss). */
+static void test_lost_answer_is_not_fruitless(void)
+{
+	struct gossip g;
+	uint64_t t = 9000000;
+	hand_init(&g, &defaults, 20, t);
+	g.pp_next = t;
+	g.pp_fruitless = 3;
+	size_t from = out.n;
+	gossip_tick(&g, t);
+	CHECK_INT(sent_exchanges(from), ==, 1);
+	uint64_t deadline = g.pp_deadline;
+	CHECK_UINT(deadline, >, t + PERIOD);
+	for (t += PERIOD; t < deadline; t += PERIOD) {
+		from = out.n;
+		gossip_tick(&g, t);
+		CHECK_INT(sent_exchanges(from), ==, 0);
+	}
+	from = out.n;
+	gossip_tick(&g, deadline);
+	CHECK_INT(sent_exchanges(from), ==, 0);
+	CHECK_UINT(g.pp_fruitless, ==, 3);
+	from = out.n;
+	gossip_tick(&g, deadline + PERIOD);
+	CHECK_INT(sent_exchanges(from), ==, 1);
+	CHECK_UINT(g.pp_fruitless, ==, 3);
+	gossip_free(&g);
+	out_free();
+}
+
 /* Alone, a node asks its seeds for their tables, one seed a period, its own entry alone. */
 static void test_join_asks_seeds(void)
 {
@@ -2091,6 +2133,7 @@ int main(int argc, char **argv)
 		UNIT(test_suspect_asked_before_death),
 		UNIT(test_first_entry_is_sender),
 		UNIT(test_push_pull_parts),
+		UNIT(test_lost_answer_is_not_fruitless),
 		UNIT(test_join_asks_seeds),
 		UNIT(test_leave),
 		UNIT(test_alone),
