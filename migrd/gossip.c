@@ -669,11 +669,12 @@ static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entr
 	if (e->incarnation < n->incarnation)
 		return NULL;
 	int newer = e->incarnation > n->incarnation, member = 0;
+	/* alive (or suspected again) at a higher incarnation than we knew: it refuted */
+	if (newer && is_live(was) && (e->status == GOSSIP_ALIVE || e->status == GOSSIP_SUSPECT))
+		refuted_note(g, slot, now);
 	switch (e->status) {
 	case GOSSIP_ALIVE:
 		if (newer) {
-			if (is_live(was))
-				refuted_note(g, slot, now);
 			n->incarnation = e->incarnation;
 			n->status = GOSSIP_ALIVE;
 			set_state(g, n, MIGR_NODE_ALIVE);
@@ -685,8 +686,6 @@ static struct gossip_node *merge(struct gossip *g, const struct migr_gossip_entr
 			break;
 		uint32_t acc = g->count < GOSSIP_NODES_MAX ? intern(e->from) : interned(e->from);
 		if (newer || was != MIGR_NODE_SUSPECT) {
-			if (newer && is_live(was))
-				refuted_note(g, slot, now);	/* and is suspected again */
 			n->incarnation = e->incarnation;
 			n->status = GOSSIP_ALIVE;
 			susp_new(g, n, acc, now);
